@@ -446,7 +446,10 @@ class StopWindow:
 
 def run_job(client_mod, cfg, request, image, source, config, interactive):
     """Start the daemon if needed, submit, follow progress; returns (ImageData, cancelled)."""
-    endpoint = cfg.get("endpoint") or getattr(client_mod, "DEFAULT_ENDPOINT", DEFAULT_ENDPOINT)
+    endpoint = cfg.get("endpoint")
+    if not endpoint:
+        default = getattr(client_mod, "default_endpoint", None)
+        endpoint = default() if callable(default) else DEFAULT_ENDPOINT
     Gimp.progress_init("Neural style: connecting to the daemon")
     try:
         client_mod.ensure_daemon(endpoint, daemon_python(cfg), timeout=float(cfg.get("start_timeout", 120.0)))
