@@ -1,0 +1,108 @@
+"""Between the wire and the engine: pixel frames <-> numpy arrays, option dicts <-> TransferOptions.
+
+Wire images are 8-bit RGBA; the engine works on RGB, so alpha is stripped on the way in and the
+content's alpha is put back on the result (resized to the result when the size differs).
+Wire masks are 8-bit grey (255 = inside); the engine takes float32 in [0, 1].
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Tuple
+
+import numpy as np
+from PIL import Image
+
+from shared.protocol import ImageData, MaskData
+
+from ..engine import Region, TransferOptions, apply_preset
+from ..engine.errors import BadInput
+
+
+def image_to_rgb(img: ImageData) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """RGBA frame -> (uint8 H×W×3 RGB, uint8 H×W alpha or None when fully opaque)."""
+    a = np.frombuffer(img.data, dtype=np.uint8).reshape(img.height, img.width, 4)
+    alpha = a[..., 3]
+    return np.ascontiguousarray(a[..., :3]), (None if alpha.min() == 255 else alpha.copy())
+
+
+def mask_to_float(mask: MaskData, invert: bool = False) -> np.ndarray:
+    m = np.frombuffer(mask.data, dtype=np.uint8).reshape(mask.height, mask.width).astype(np.float32) / 255.0
+    return 1.0 - m if invert else m
+
+
+def resize_gray(a: np.ndarray, size_hw: Tuple[int, int]) -> np.ndarray:
+    if a.shape[:2] == tuple(size_hw):
+        return a
+    return np.asarray(Image.fromarray(a).resize((size_hw[1], size_hw[0]), Image.BILINEAR))
+
+
+def resize_rgb(rgb: np.ndarray, size_hw: Tuple[int, int]) -> np.ndarray:
+    if rgb.shape[:2] == tuple(size_hw):
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((size_hw[1], size_hw[0]), Image.LANCZOS))
+
+
+def rgb_to_image(rgb: np.ndarray, alpha: Optional[np.ndarray] = None) -> ImageData:
+    """uint8 H×W×3 (+ optional alpha of any size) -> RGBA frame."""
+    h, w = rgb.shape[:2]
+    out = np.empty((h, w, 4), dtype=np.uint8)
+    out[..., :3] = rgb
+    out[..., 3] = 255 if alpha is None else resize_gray(alpha, (h, w))
+    return ImageData(w, h, out.tobytes())
+
+
+def downscale(rgb: np.ndarray, long_edge: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    if max(h, w) <= long_edge:
+        return rgb
+    s = long_edge / max(h, w)
+    return resize_rgb(rgb, (max(1, round(h * s)), max(1, round(w * s))))
+
+
+def to_regions(regions: list) -> list:
+    """Decoded submit regions -> engine Regions (invert = "outside this mask")."""
+    return [Region(content_mask=mask_to_float(r["content_mask"], r.get("invert", False)), style=r["style"],
+                   style_mask=None if r.get("style_mask") is None else mask_to_float(r["style_mask"]))
+            for r in regions]
+
+
+def options_from_dict(d: dict, content_hw: Tuple[int, int]) -> TransferOptions:
+    """The submit's options -> TransferOptions.
+
+    ``quality`` (a preset name) is expanded first; options given explicitly win over the preset.
+    ``size`` 0 = the content's own long edge; absent = the engine's default.
+    """
+    d = dict(d)
+    quality = d.pop("quality", None)
+    if "size" in d and d["size"] == 0:
+        d["size"] = max(content_hw)
+    base = TransferOptions()
+    if quality is not None:
+        if not isinstance(quality, str):
+            raise BadInput(f"quality must be a preset name (got {quality!r})")
+        base = apply_preset(base, quality)
+    merged = {**base.to_dict(), **d}
+    opts = TransferOptions.from_dict(merged)
+    for name in ("size", "steps", "levels", "coarse_steps", "mix_steps", "seed", "guide_grow", "lbfgs_history"):
+        v = getattr(opts, name)
+        if isinstance(v, float) and v.is_integer():   # 512.0 from a JSON writer: take it as 512
+            setattr(opts, name, int(v))
+    return opts
+
+
+def json_safe(x: Any) -> Any:
+    """A copy of x that JSON can carry: non-finite floats become None, tuples lists, others str."""
+    if isinstance(x, bool) or x is None or isinstance(x, (int, str)):
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if hasattr(x, "item"):
+        try:
+            return json_safe(x.item())
+        except Exception:
+            pass
+    return str(x)

@@ -1,0 +1,115 @@
+"""Jobs and the FIFO queue: one job runs at a time per device, the others wait and know their place."""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Deque, List, Optional
+
+_counter = itertools.count(1)
+_prefix = os.urandom(2).hex()   # job ids differ across daemon restarts
+
+
+def new_job_id() -> str:
+    return f"{_prefix}-{next(_counter)}"
+
+
+@dataclass
+class Job:
+    id: str
+    client: bytes                      # ROUTER identity of the client that submitted it
+    request: dict                      # the decoded submit fields (ImageData/MaskData inside)
+    label: str = ""
+    created: float = field(default_factory=time.monotonic)
+    started: Optional[float] = None
+    state: str = "queued"              # queued | running | done
+    cancel: threading.Event = field(default_factory=threading.Event)
+    dropped: bool = False              # its client vanished: nothing more is sent
+    done_steps: int = 0
+    total_steps: int = 0
+
+    def should_stop(self) -> bool:
+        return self.cancel.is_set()
+
+    def summary(self) -> dict:
+        now = time.monotonic()
+        out = {"job": self.id, "state": self.state, "label": self.label,
+               "waited_s": round((self.started or now) - self.created, 2)}
+        if self.started is not None:
+            out.update(running_s=round(now - self.started, 2), done=self.done_steps, job_total=self.total_steps)
+        return out
+
+
+class JobQueue:
+    """FIFO of waiting jobs plus the running one; thread-safe (main thread adds, worker takes)."""
+
+    def __init__(self, max_waiting: int = 32):
+        self.max_waiting = max_waiting
+        self._waiting: Deque[Job] = deque()
+        self.running: Optional[Job] = None
+        self._cond = threading.Condition()
+        self.closed = False
+
+    def put(self, job: Job) -> int:
+        """Add a job; returns its position (number of jobs ahead of it, the running one included)."""
+        with self._cond:
+            self._waiting.append(job)
+            pos = len(self._waiting) - 1 + (1 if self.running is not None else 0)
+            self._cond.notify()
+            return pos
+
+    def full(self) -> bool:
+        with self._cond:
+            return len(self._waiting) >= self.max_waiting
+
+    def take(self, timeout: float = 0.5) -> Optional[Job]:
+        """Next job for the worker (marks it running), or None after ``timeout`` / when closed."""
+        with self._cond:
+            if not self._waiting and not self.closed:
+                self._cond.wait(timeout)
+            if not self._waiting or self.closed:
+                return None
+            job = self._waiting.popleft()
+            job.state, job.started = "running", time.monotonic()
+            self.running = job
+            return job
+
+    def finish(self, job: Job) -> None:
+        with self._cond:
+            job.state = "done"
+            if self.running is job:
+                self.running = None
+
+    def remove(self, job: Job) -> bool:
+        """Take a waiting job out of the queue; False when it is not waiting (running or done)."""
+        with self._cond:
+            try:
+                self._waiting.remove(job)
+            except ValueError:
+                return False
+            job.state = "done"
+            return True
+
+    def waiting(self) -> List[Job]:
+        with self._cond:
+            return list(self._waiting)
+
+    def positions(self) -> List[tuple]:
+        """(job, position) for each waiting job."""
+        with self._cond:
+            ahead = 1 if self.running is not None else 0
+            return [(j, ahead + i) for i, j in enumerate(self._waiting)]
+
+    def close(self) -> List[Job]:
+        """Stop handing out jobs; returns the ones still waiting (removed)."""
+        with self._cond:
+            self.closed = True
+            left = list(self._waiting)
+            self._waiting.clear()
+            for j in left:
+                j.state = "done"
+            self._cond.notify_all()
+            return left
