@@ -169,6 +169,16 @@ def item_ok(item):
 
 # ---- the request -------------------------------------------------------------------------------
 
+def style_layer_name(layer):
+    """The style's name for the result layer: the image file's name when the layer is its only one
+    (a freshly opened painting's layer is just called "Background")."""
+    img = layer.get_image()
+    gfile = img.get_file() if img is not None else None
+    if gfile is not None and len(img.get_layers()) == 1:
+        return file_stem(gfile)
+    return layer.get_name()
+
+
 def pick_style(client, config, layer_arg, file_arg):
     """(ImageData, name, layer) for a style given as a layer of any open image or a file; None when
     neither is set. A layer wins over a file when both are set."""
@@ -177,7 +187,7 @@ def pick_style(client, config, layer_arg, file_arg):
     if item_ok(layer):
         if layer.is_group():
             raise UserError("The style layer '%s' is a layer group: pick a normal layer." % layer.get_name())
-        return layer_image(client, layer), layer.get_name(), layer
+        return layer_image(client, layer), style_layer_name(layer), layer
     if gfile is not None and (gfile.get_path() or gfile.get_uri()):
         return file_image(client, gfile), file_stem(gfile), None
     return None

@@ -1,0 +1,69 @@
+# Runs INSIDE GIMP 3 (python-fu-eval batch interpreter). tests/test_gimp.py puts `PARAMS = {...}`
+# above this text. Prints one line "RESULT {json}".
+#
+# Case 2: the style is a layer of ANOTHER open image, luminance colour mode, no selection.
+import json
+import time
+
+
+def px(drawable, fmt, w, h):
+    buf = drawable.get_buffer()
+    return bytes(buf.get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
+
+
+out = {}
+try:
+    img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PARAMS["content"]))
+    img.scale(PARAMS["width"], PARAMS["height"])
+    style_img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PARAMS["style"]))
+    style_img.scale(PARAMS["width"], PARAMS["height"])
+    Gimp.Selection.none(img)
+    src = img.get_layers()[0]
+    w, h = src.get_width(), src.get_height()
+    before = px(src, "R'G'B'A u8", w, h)
+
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [src])
+    cfg.set_property("style-layer", style_img.get_layers()[0])
+    cfg.set_property("color", "luminance")
+    cfg.set_property("quality", "preview")
+    cfg.set_property("steps", PARAMS["steps"])
+    cfg.set_property("preview", False)
+    t0 = time.time()
+    res = proc.run(cfg)
+    out["seconds"] = round(time.time() - t0, 1)
+    out["status"] = str(res.index(0))
+    out["ok"] = res.index(0) == Gimp.PDBStatusType.SUCCESS
+    out["error"] = Gimp.get_pdb().get_last_error()
+    layers = img.get_layers()
+    out["layers"] = [l.get_name() for l in layers]
+    out["source_index"] = img.get_item_position(src)
+    new = [l for l in layers if l != src]
+    if len(new) == 1:
+        n = new[0]
+        out["new_index"] = img.get_item_position(n)
+        out["has_mask"] = n.get_mask() is not None
+        after = px(n, "R'G'B'A u8", w, h)
+
+        def ycc(b, i):
+            r, g, bl = b[4 * i], b[4 * i + 1], b[4 * i + 2]
+            y = 0.299 * r + 0.587 * g + 0.114 * bl
+            return y, bl - y, r - y   # luma and two colour differences
+
+        n_px = w * h
+        dy = dc = 0.0
+        for i in range(n_px):
+            y0, cb0, cr0 = ycc(before, i)
+            y1, cb1, cr1 = ycc(after, i)
+            dy += abs(y1 - y0)
+            dc += (abs(cb1 - cb0) + abs(cr1 - cr0)) / 2
+        out["mean_luma_diff"] = dy / n_px
+        out["mean_chroma_diff"] = dc / n_px
+    out["style_image_untouched"] = len(style_img.get_layers()) == 1
+except Exception:
+    import traceback
+    out["exception"] = traceback.format_exc()
+print("RESULT " + json.dumps(out), flush=True)
