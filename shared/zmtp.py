@@ -100,6 +100,7 @@ class ZmtpDealer:
             raise ZmtpError("no_daemon", f"nothing answers at {endpoint} ({e.strerror or e})") from None
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buf = bytearray()
+        self._peer_closed = False
         self._parts: List[bytes] = []
         try:
             self._handshake(deadline)
@@ -110,7 +111,16 @@ class ZmtpDealer:
     # ---- handshake ------------------------------------------------------------------------------
     def _handshake(self, deadline: float) -> None:
         self._sendall(_greeting(), deadline)
-        peer = self._read_exact(64, deadline)
+        try:
+            peer = self._read_exact(64, deadline)
+        except ZmtpError:
+            if len(self._buf) >= 10 and self._buf[0] == 0xFF and self._buf[9] == 0x7F and self._peer_closed:
+                # libzmq sends its signature, reads our greeting, and hangs up when our NULL
+                # mechanism is not the one it requires (CURVE)
+                raise ZmtpError("curve_unsupported",
+                                f"the daemon at {self.endpoint} refused an unauthenticated connection: it "
+                                f"requires CURVE keys, and connecting with them needs pyzmq") from None
+            raise
         if peer[0] != 0xFF or peer[9] != 0x7F:
             raise ZmtpError("bad_message", f"{self.endpoint} does not speak ZeroMQ (ZMTP 3)")
         if peer[10] < 3:
@@ -173,6 +183,7 @@ class ZmtpDealer:
         except OSError as e:
             raise ZmtpError("timeout", f"the connection to {self.endpoint} broke ({e})") from None
         if not chunk:
+            self._peer_closed = True
             raise ZmtpError("timeout", f"the daemon at {self.endpoint} closed the connection")
         self._buf += chunk
         return True

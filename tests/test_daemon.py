@@ -1,0 +1,425 @@
+"""The daemon as its clients see it: real `python -m daemon serve` processes on 127.0.0.1, CPU, tiny images.
+
+Most tests share one daemon (session fixture, ``--idle-exit`` as a safety net, killed at teardown);
+tests that need other settings start their own.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zmq
+
+from shared.client import DaemonClient, DaemonError, ImageData, MaskData, ensure_daemon
+from shared.protocol import PROTOCOL_VERSION, decode, encode
+from tests.images import example
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+LEASE = 2.0
+TRANSPORTS = ["pyzmq", "zmtp"]
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env():
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
+    return e
+
+
+def start_daemon(tmp: Path, *extra: str, port: int = None):
+    port = port or free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    log = tmp / f"daemon-{port}.log"
+    proc = subprocess.Popen([PY, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu",
+                             "--log", str(log), *extra], cwd=ROOT, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daemon exited: {proc.stdout.read().decode()}")
+        try:
+            with DaemonClient(endpoint, timeout=1.0) as c:
+                if c.hello()["ready"]:
+                    return proc, endpoint, log
+        except DaemonError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("daemon did not answer within 60 s")
+
+
+def kill(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    if proc.stdout:
+        proc.stdout.close()
+
+
+def rgba(rgb, alpha=None) -> ImageData:
+    h, w = rgb.shape[:2]
+    a = np.full((h, w, 1), 255, np.uint8) if alpha is None else alpha[..., None]
+    return ImageData(w, h, np.concatenate([rgb, a], axis=2).tobytes())
+
+
+def to_array(img: ImageData) -> np.ndarray:
+    return np.frombuffer(img.data, np.uint8).reshape(img.height, img.width, 4)
+
+
+def noise_style(seed: int, size: int = 40) -> ImageData:
+    """A style image no other test uses (so cache counts start from zero)."""
+    return rgba(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
+CONTENT = example("chelsea.png", 48)          # 48x32
+STYLE = example("starry_night.jpg", 40)
+QUICK = {"size": 0, "steps": 3, "levels": 1}
+
+
+def run_job(client, content=None, styles=None, options=None, **kw):
+    job = client.submit(content=content or rgba(CONTENT), styles=styles or [rgba(STYLE)],
+                        options=dict(QUICK, **(options or {})), **kw)
+    events = list(client.events(job, timeout=60))
+    return job, events
+
+
+def long_job(client, steps=5000):
+    return client.submit(content=rgba(CONTENT), styles=[rgba(STYLE)],
+                         options={"size": 32, "steps": steps, "levels": 1})
+
+
+def wait_for(pred, timeout=20.0, every=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(every)
+    return pred()
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("daemon")
+    proc, endpoint, log = start_daemon(tmp, "--idle-exit", "240", "--lease", str(LEASE), "--preview-every", "0.2")
+    yield endpoint
+    try:
+        with DaemonClient(endpoint, timeout=2.0) as c:
+            c.stop()
+        proc.wait(15)
+    except Exception:
+        pass
+    kill(proc)
+
+
+def status(endpoint):
+    with DaemonClient(endpoint, timeout=5.0) as c:
+        return c.status()
+
+
+# ---- round trips ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_round_trip_gives_a_styled_image_with_the_contents_alpha(daemon, transport):
+    h, w = CONTENT.shape[:2]
+    alpha = np.tile(np.linspace(0, 255, w).astype(np.uint8), (h, 1))
+    with DaemonClient(daemon, timeout=10, transport=transport) as c:
+        assert c.transport == transport
+        info = c.hello()
+        assert info["protocol"] == PROTOCOL_VERSION and info["device"] == "cpu" and info["limits"]["max_pixels"] > 0
+        job, events = run_job(c, content=rgba(CONTENT, alpha), options={"steps": 4})
+    types = [e["type"] for e in events]
+    assert types[0] == "accepted" and types[-1] == "result", types
+    assert all(e["job"] == job for e in events)
+    progress = [e for e in events if e["type"] == "progress" and e.get("job_total")]
+    assert progress and progress[-1]["done"] == progress[-1]["job_total"] == 4
+    assert {"content", "style", "total"} <= set(progress[-1]["losses"])
+    assert progress[-1]["eta_s"] is not None
+    res = events[-1]
+    out = to_array(res["image"])
+    assert (res["image"].width, res["image"].height) == (w, h)       # size 0 = the content's own size
+    assert not res["cancelled"]
+    assert np.array_equal(out[..., 3], alpha)                        # the content's alpha is put back
+    assert np.abs(out[..., :3].astype(int) - CONTENT.astype(int)).mean() > 1.0   # and it is restyled
+    assert res["report"]["steps_done"] == 4 and res["report"]["device"] == "cpu"
+
+
+def test_regions_with_invert_and_quality_preset_and_previews(daemon):
+    h, w = CONTENT.shape[:2]
+    m = np.zeros((h, w), np.uint8)
+    m[:, : w // 2] = 255
+    with DaemonClient(daemon, timeout=10, transport="zmtp") as c:
+        job, events = run_job(c, regions=[{"content_mask": MaskData(w, h, m.tobytes()), "style": 0,
+                                           "style_mask": None, "invert": True}],
+                              options={"quality": "preview", "steps": 40, "size": 32}, preview=True)
+    res = events[-1]
+    assert res["type"] == "result", res
+    out = to_array(res["image"])[..., :3].astype(int)
+    assert (res["image"].width, res["image"].height) == (32, 21)
+    small = np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(CONTENT).resize((32, 21))).astype(int)
+    # invert: the style goes OUTSIDE the mask (right half); the left half keeps the content
+    left, right = np.abs(out - small)[:, :12].mean(), np.abs(out - small)[:, 20:].mean()
+    assert right > 2 * left, (left, right)
+    assert res["report"]["options"]["levels"] == 1 and res["report"]["options"]["steps"] == 40
+    previews = [e for e in events if e["type"] == "preview"]
+    assert previews, "no preview in a 40-step job with previews every 0.2 s"
+    assert max(previews[0]["image"].width, previews[0]["image"].height) <= 256
+
+
+def test_two_clients_at_once_each_get_their_own_result(daemon):
+    other = example("coffee.png", 40)          # a different size: results cannot be swapped unnoticed
+    out = {}
+
+    def work(name, transport, content):
+        with DaemonClient(daemon, timeout=10, transport=transport) as c:
+            out[name] = run_job(c, content=rgba(content), options={"steps": 4})
+
+    threads = [threading.Thread(target=work, args=("a", "pyzmq", CONTENT)),
+               threading.Thread(target=work, args=("b", "zmtp", other))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    (ja, ea), (jb, eb) = out["a"], out["b"]
+    assert ja != jb
+    assert all(e["job"] == ja for e in ea) and all(e["job"] == jb for e in eb)
+    ra, rb = ea[-1], eb[-1]
+    assert ra["type"] == rb["type"] == "result"
+    assert (ra["image"].width, ra["image"].height) == (CONTENT.shape[1], CONTENT.shape[0])
+    assert (rb["image"].width, rb["image"].height) == (other.shape[1], other.shape[0])
+    positions = sorted([ea[0]["position"], eb[0]["position"]])
+    assert positions[0] == 0            # one ran at once; the other may have waited its turn
+
+
+# ---- cancel, vanished clients ----------------------------------------------------------------------------
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_cancel_returns_the_current_image_and_frees_the_job(daemon, transport):
+    with DaemonClient(daemon, timeout=10, transport=transport) as c:
+        job = long_job(c)
+        events = []
+        t_cancel = None
+        for ev in c.events(job, timeout=60):
+            events.append(ev)
+            if ev["type"] == "progress" and (ev.get("done") or 0) >= 2 and t_cancel is None:
+                t_cancel = time.monotonic()
+                assert c.cancel(job)["found"] is True
+        took = time.monotonic() - t_cancel
+    res = events[-1]
+    assert res["type"] == "result" and res["cancelled"] is True
+    assert (res["image"].width, res["image"].height) == (32, 21)
+    assert res["report"]["steps_done"] < 5000
+    assert took < 10
+    st = wait_for(lambda: (lambda s: s if s["queue"]["running"] is None else None)(status(daemon)))
+    assert st and st["queue"]["running"] is None and st["jobs"]["cancelled"] >= 1
+
+
+def test_cancelling_another_clients_job_is_refused(daemon):
+    with DaemonClient(daemon, timeout=10) as a, DaemonClient(daemon, timeout=10) as b:
+        job = long_job(a, steps=20)
+        with pytest.raises(DaemonError) as e:
+            b.cancel(job)
+        assert e.value.code == "unknown_job"
+        assert list(a.events(job, timeout=60))[-1]["type"] == "result"
+
+
+def test_a_client_that_vanishes_mid_job_has_it_dropped_and_the_next_job_runs(daemon):
+    before = status(daemon)["jobs"]["dropped"]
+    gone = DaemonClient(daemon, timeout=10, transport="zmtp")
+    job = long_job(gone)
+    for ev in gone.events(job, timeout=60):
+        if ev["type"] == "progress" and (ev.get("done") or 0) >= 1:
+            break
+    gone.close()                              # like GIMP killing the plug-in: no cancel, no more heartbeats
+    t0 = time.monotonic()
+    with DaemonClient(daemon, timeout=10) as c:
+        nxt, events = run_job(c, options={"steps": 2})
+    assert events[-1]["type"] == "result" and not events[-1]["cancelled"]
+    assert time.monotonic() - t0 < LEASE + 30
+    st = wait_for(lambda: (lambda s: s if s["jobs"]["dropped"] > before and s["queue"]["running"] is None
+                           else None)(status(daemon)))
+    assert st and st["jobs"]["dropped"] == before + 1 and not st["queue"]["waiting"]
+
+
+# ---- caches --------------------------------------------------------------------------------------------
+def test_second_run_with_the_same_style_reuses_its_targets(daemon):
+    style = noise_style(1234)
+    with DaemonClient(daemon, timeout=10) as c:
+        _, first = run_job(c, styles=[style])
+        _, second = run_job(c, styles=[style], options={"style_weight": 5.0, "content_weight": 0.5})
+    r1, r2 = first[-1]["report"]["cache"], second[-1]["report"]["cache"]
+    assert r1["style_misses"] >= 1 and r1["style_hits"] == 0
+    assert r2["style_hits"] >= 1 and r2["style_misses"] == 0          # style targets not recomputed
+    assert second[-1]["report"]["daemon"]["cache"]["style_entries"] >= 1
+    st = status(daemon)
+    assert st["cache"]["style_hits"] >= 1 and st["cache"]["entries"] >= 1
+
+
+# ---- bad clients -----------------------------------------------------------------------------------------
+def raw_exchange(endpoint, frames, timeout=5.0):
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.DEALER)
+    s.linger = 0
+    s.connect(endpoint)
+    try:
+        s.send_multipart(frames)
+        assert s.poll(int(timeout * 1000)), "no reply to a bad message"
+        return decode(s.recv_multipart(), sender="daemon")
+    finally:
+        s.close()
+
+
+def test_bad_messages_each_get_an_error_reply_and_the_daemon_keeps_answering(daemon):
+    good = encode("submit", {"id": 1, "content": rgba(CONTENT), "styles": [rgba(STYLE)], "options": QUICK})
+    h = json.loads(good[0])
+    cases = {
+        "bad_message": [b"\x00garbage\xff"],
+        "bad_frames": [good[0], good[1][:-5], good[2]],                           # truncated frame
+        "bad_version": [json.dumps({**h, "v": 99}).encode()] + good[1:],
+        "too_large": [json.dumps({**h, "frames": [{"kind": "rgba", "width": 100000, "height": 100000},
+                                                   h["frames"][1]]}).encode()] + good[1:],
+        "not_finite": [good[0].replace(b'"steps":3', b'"steps":NaN')] + good[1:],
+        "bad_type": [json.dumps({"v": 1, "type": "exec", "frames": []}).encode()],
+        "bad_field": [json.dumps({"v": 1, "type": "cancel", "frames": []}).encode()],
+    }
+    w, hh = CONTENT.shape[1], CONTENT.shape[0]
+    cases["bad_frames_mask"] = encode("submit", {"content": rgba(CONTENT), "styles": [rgba(STYLE)],
+                                                 "regions": [{"content_mask": MaskData(w - 1, hh, b"\xff" * ((w - 1) * hh)),
+                                                              "style": 0}]})
+    for name, frames in cases.items():
+        m = raw_exchange(daemon, frames)
+        assert m.type == "error" and m.get("code") == name.replace("_mask", ""), (name, m.fields)
+        assert m.get("message")
+    rng = np.random.default_rng(0)
+    for _ in range(30):                                                           # random junk too
+        junk = [rng.bytes(int(rng.integers(0, 200))) for _ in range(int(rng.integers(1, 4)))]
+        assert raw_exchange(daemon, junk).type == "error"
+    # bad options reach the engine's validation: an error, not a crash
+    with DaemonClient(daemon, timeout=10) as c:
+        _, events = run_job(c, options={"color": "purple"})
+        assert events[-1]["type"] == "error" and events[-1]["code"] == "bad_input"
+        _, events = run_job(c, options={"no_such_option": 1})
+        assert events[-1]["code"] == "bad_input"
+        with pytest.raises(DaemonError) as e:                                    # refused before sending
+            c.submit(content=rgba(CONTENT), styles=[rgba(STYLE)],
+                     regions=[{"content_mask": MaskData(3, 3, b"\xff" * 9), "style": 0}])
+        assert e.value.code == "bad_frames"
+    st = status(daemon)
+    assert st["jobs"]["bad_messages"] >= len(cases) + 30 and st["state"] == "ready"
+
+
+# ---- command line, auto-start, security -----------------------------------------------------------------
+def cli(*args, timeout=120):
+    return subprocess.run([PY, "-m", "daemon", *args], cwd=ROOT, env=env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_cli_stylize_through_the_daemon_and_status(daemon, tmp_path):
+    out, report = tmp_path / "out.png", tmp_path / "report.json"
+    r = cli("stylize", "--endpoint", daemon, "--content", str(ROOT / "examples/chelsea.png"),
+            "--style", str(ROOT / "examples/the_scream.jpg"), "--output", str(out), "--size", "40",
+            "--steps", "2", "--levels", "1", "--report", str(report), "--preview-dir", str(tmp_path / "prev"))
+    assert r.returncode == 0, r.stderr
+    from PIL import Image
+    assert Image.open(out).size == (40, 27)
+    rep = json.loads(report.read_text())
+    assert rep["mode"] == "daemon" and rep["steps_done"] == 2 and "cache" in rep
+    r = cli("status", "--endpoint", daemon)
+    assert r.returncode == 0, r.stderr
+    for word in ("protocol", "device: cpu", "memory:", "queue:", "cache:", "log:"):
+        assert word in r.stdout, (word, r.stdout)
+    r = cli("status", "--endpoint", f"tcp://127.0.0.1:{free_port()}", "--timeout", "1")
+    assert r.returncode == 1 and "no daemon answers" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_non_loopback_endpoint_without_keys_is_refused(tmp_path):
+    r = cli("serve", "--endpoint", f"tcp://0.0.0.0:{free_port()}", "--device", "cpu", "--log",
+            str(tmp_path / "d.log"), timeout=60)
+    assert r.returncode != 0
+    assert "CURVE" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_ensure_daemon_starts_one_detached_and_stop_ends_it(tmp_path):
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    log = tmp_path / "auto.log"
+    info = ensure_daemon(endpoint, PY, timeout=60, log_path=str(log),
+                         extra_args=["--device", "cpu", "--idle-exit", "60"])
+    pid = info["pid"]
+    try:
+        assert info["protocol"] == PROTOCOL_VERSION and Path(info["log"]) == log
+        assert os.getsid(pid) == pid                      # its own session: it outlives the caller
+        assert ensure_daemon(endpoint, PY, timeout=10)["pid"] == pid     # a second call reuses it
+        r = cli("stop", "--endpoint", endpoint)
+        assert r.returncode == 0 and "stopped" in r.stdout, r.stdout + r.stderr
+        assert wait_for(lambda: not _alive(pid), timeout=15)
+        assert "listening at" in log.read_text()
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:   # a zombie (exited, not yet reaped by its parent) is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+def test_curve_keys_and_the_memory_fallback(tmp_path):
+    keys = tmp_path / "keys"
+    proc, endpoint, log = None, None, None
+    port = free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen([PY, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu",
+                             "--curve-keys", str(keys), "--memory-budget-mb", "310", "--idle-exit", "60",
+                             "--log", str(tmp_path / "d.log")], cwd=ROOT, env=env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def hello():
+            try:
+                with DaemonClient(endpoint, timeout=1.0, curve_keys=str(keys)) as c:
+                    return c.hello()
+            except DaemonError:
+                return None
+        info = wait_for(hello, timeout=60)
+        assert info and info["curve"] is True
+        with pytest.raises(DaemonError) as e:                # the stdlib client cannot do CURVE
+            DaemonClient(endpoint, timeout=2.0, transport="zmtp").hello()
+        assert e.value.code == "curve_unsupported"
+        with pytest.raises(DaemonError) as e:                # pyzmq without the keys is not let in
+            DaemonClient(endpoint, timeout=1.0, transport="pyzmq").hello()
+        assert e.value.code == "no_daemon"
+        with DaemonClient(endpoint, timeout=10, curve_keys=str(keys)) as c:
+            job = c.submit(content=rgba(example("chelsea.png", 320)), styles=[rgba(STYLE)],
+                           options={"size": 320, "steps": 1, "levels": 1})
+            events = list(c.events(job, timeout=120))
+        notes = [e["message"] for e in events if e["type"] == "progress" and e.get("message")]
+        assert any("not enough memory" in n for n in notes), notes
+        res = events[-1]
+        assert res["type"] == "result" and (res["image"].width, res["image"].height) == (320, 213)
+        assert res["report"]["worked_at"]["size"] < 320 and res["report"]["fallbacks"]
+    finally:
+        kill(proc)
