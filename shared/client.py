@@ -47,7 +47,9 @@ _REPLY_LIMITS = Limits(max_message_bytes=1 << 34, max_header_bytes=16 << 20, max
 class DaemonError(Exception):
     """Talking to the daemon failed. ``code``: stable string; ``message`` (and str()): one sentence."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: Optional[str] = None):
+        if message is None:            # DaemonError("a sentence"): a generic code
+            code, message = "internal", code
         super().__init__(message)
         self.code = code
         self.message = message

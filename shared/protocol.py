@@ -327,7 +327,8 @@ def _short(x: Any) -> str:
 
 def _opt(fields: dict, key: str, test, what: str, default: Any = None) -> Any:
     if key not in fields or fields[key] is None:
-        fields[key] = default
+        if default is not None or key in fields:   # absent optional fields stay absent
+            fields[key] = default
         return default
     if not test(fields[key]):
         raise ProtocolError("bad_field", f"'{key}' must be {what} (got {_short(fields[key])})")

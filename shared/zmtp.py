@@ -114,11 +114,11 @@ class ZmtpDealer:
         try:
             peer = self._read_exact(64, deadline)
         except ZmtpError:
-            if len(self._buf) >= 10 and self._buf[0] == 0xFF and self._buf[9] == 0x7F and self._peer_closed:
-                # libzmq sends its signature, reads our greeting, and hangs up when our NULL
-                # mechanism is not the one it requires (CURVE)
+            if self._peer_closed and (len(self._buf) < 10 or (self._buf[0] == 0xFF and self._buf[9] == 0x7F)):
+                # libzmq sends its signature, reads our greeting, and hangs up (sometimes with a
+                # reset) when our NULL mechanism is not the one it requires (CURVE)
                 raise ZmtpError("curve_unsupported",
-                                f"the daemon at {self.endpoint} refused an unauthenticated connection: it "
+                                f"the daemon at {self.endpoint} hung up during the handshake: it probably "
                                 f"requires CURVE keys, and connecting with them needs pyzmq") from None
             raise
         if peer[0] != 0xFF or peer[9] != 0x7F:
@@ -181,6 +181,7 @@ class ZmtpDealer:
         except socket.timeout:
             return False
         except OSError as e:
+            self._peer_closed = True
             raise ZmtpError("timeout", f"the connection to {self.endpoint} broke ({e})") from None
         if not chunk:
             self._peer_closed = True

@@ -349,8 +349,14 @@ class Server:
                 "queue": {"running": running.summary() if running else None,
                           "waiting": [j.summary() for j in self.queue.waiting()]},
                 "jobs": dict(self.counts), "clients": len(self.clients),
-                "cache": self.cache.stats(), "memory": json_safe(memory_status(self.device)),
+                "cache": self.cache.stats(), "memory": json_safe(self._memory()),
                 "stopping": self.stopping}
+
+    def _memory(self) -> dict:
+        try:
+            return memory_status(self.device)
+        except Exception as e:   # status must always answer
+            return {"error": str(e)}
 
     def _on_hello(self, identity, msg, rid) -> None:
         self._reply(identity, "hello", self.hello_info(), rid)
@@ -412,11 +418,16 @@ class Server:
         t0 = time.perf_counter()
         try:
             model = self._model_for(self.device)
-            warm_up = getattr(engine, "warm_up", None)
-            if warm_up is not None:
-                warm_up(model)
             self.state = "ready"
             log.info("model ready on %s in %.1f s (%s)", self.device, time.perf_counter() - t0, model.source)
+            warm_up = getattr(engine, "warm_up", None)   # the engine's own warm-up, where it has one
+            if warm_up is not None:
+                try:
+                    t1 = time.perf_counter()
+                    warm_up(model)
+                    log.info("warmed up in %.1f s", time.perf_counter() - t1)
+                except Exception as e:
+                    log.warning("warm-up failed (jobs still run): %s", e)
         except EngineError as e:
             self.state, self.model_error = "failed", (e.code, str(e))
             log.error("cannot load the model: %s", e)
@@ -442,6 +453,8 @@ class Server:
                 self.queue.finish(job)
                 self.jobs.pop(job.id, None)
                 job.request = {}
+                if job.dropped:   # nobody waits for it: give its memory back at once
+                    free_device_memory(self.device)
                 self.last_activity = time.monotonic()
         sock = getattr(self._push_local, "sock", None)
         if sock is not None:
