@@ -187,11 +187,10 @@ def ensure_torch(py: Path, want: str) -> dict:
 
 def run_demo(py: Path, steps: int, size: int, output: Path = DEMO_OUTPUT) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [str(py), "-m", "daemon", "stylize", "--content", str(DEMO_CONTENT), "--style", str(DEMO_STYLE),
-           "--output", str(output), "--size", str(size), "--steps", str(steps)]
-    say("    $ " + " ".join(["python", "-m", "daemon", "stylize", "--content", rel(DEMO_CONTENT),
-                             "--style", rel(DEMO_STYLE), "--output", rel(output), "--size", str(size),
-                             "--steps", str(steps)]))
+    args = ["--content", rel(DEMO_CONTENT), "--style", rel(DEMO_STYLE), "--output", rel(output),
+            "--quality", "preview", "--size", str(size), "--steps", str(steps)]
+    cmd = [str(py), "-m", "daemon", "stylize"] + args
+    say("    $ " + " ".join([rel(py), "-m", "daemon", "stylize"] + args))
     t0 = time.monotonic()
     r = subprocess.run(cmd, cwd=str(ROOT))
     if r.returncode != 0 or not output.exists():
@@ -540,7 +539,7 @@ def parse_args(argv: Optional[Iterable[str]] = None):
                    help="where the plug-in finds the daemon (default: %(default)s)")
     p.add_argument("--torch", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                    help="which torch build to install when none fits (default: detect)")
-    p.add_argument("--demo-steps", type=int, default=40, help="optimisation steps of the demo (default: 40)")
+    p.add_argument("--demo-steps", type=int, default=50, help="optimisation steps of the demo (default: 50)")
     p.add_argument("--demo-size", type=int, default=256, help="long edge of the demo output (default: 256)")
     return p.parse_args(argv)
 

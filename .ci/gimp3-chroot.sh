@@ -9,7 +9,8 @@
 #   .ci/gimp3-chroot.sh rebuild     throw the cached chroot away and build it again
 #   .ci/gimp3-chroot.sh exec CMD..  run CMD inside the chroot (same as the wrappers do)
 #
-# Wrappers written to $NEURAL_STYLE_CI_CACHE/bin: gimp-console-3.0, gimp-3.0, xvfb-run, python3-gimp
+# Wrappers written to $NEURAL_STYLE_CI_CACHE/bin: chroot-run (runs any command inside), gimp-console-3.0,
+# gimp-3.0, xvfb-run, python3-gimp
 # (the chroot's python3, which has gi).
 # Each run gets a private mount namespace (unshare), so proc, /dev, /tmp and the extra folders are
 # mounted only for that run and vanish with it: nothing is left mounted, even after a kill.
@@ -22,7 +23,8 @@ CACHE="${NEURAL_STYLE_CI_CACHE:-/var/cache/neural-style-ci}"
 ROOT="$CACHE/trixie-gimp"
 BIN="$CACHE/bin"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-PACKAGES="gimp python3-gi gir1.2-gimp-3.0 python3-zmq python3-numpy xvfb xauth fonts-dejavu-core"
+# xvfb + xdotool: the GUI half of the real-GIMP test types Ctrl+Z into GIMP; x11-apps (xwd): screenshots
+PACKAGES="gimp python3-gi gir1.2-gimp-3.0 python3-zmq python3-numpy xvfb xauth xdotool x11-apps fonts-dejavu-core"
 
 log() { echo "[gimp3-chroot] $*" >&2; }
 
@@ -38,7 +40,10 @@ works() {
     chroot_exec gimp-console-3.0 --version >/dev/null 2>&1 || return 1
     chroot_exec python3 -c 'import gi, zmq, numpy; gi.require_version("Gimp", "3.0")' >/dev/null 2>&1 \
         || return 1
-    [ -x "$ROOT/usr/bin/xvfb-run" ] || return 1
+    local exe
+    for exe in xvfb-run xdotool xwd gimp-3.0; do
+        [ -x "$ROOT/usr/bin/$exe" ] || return 1
+    done
 }
 
 build() {
