@@ -60,7 +60,7 @@ class DaemonError(Exception):
 
 def pyzmq_available() -> bool:
     try:
-        import zmq  # noqa: F401
+        import zmq  # noqa: F401  (only whether it imports)
         return True
     except Exception:
         return False

@@ -168,7 +168,7 @@ def test_regions_with_invert_and_quality_preset_and_previews(daemon):
     with DaemonClient(daemon, timeout=10, transport="zmtp") as c:
         job, events = run_job(c, regions=[{"content_mask": MaskData(w, h, m.tobytes()), "style": 0,
                                            "style_mask": None, "invert": True}],
-                              options={"quality": "preview", "steps": 40, "size": 32}, preview=True)
+                              options={"quality": "preview", "steps": 15, "size": 32}, preview=True)
     res = events[-1]
     assert res["type"] == "result", res
     out = to_array(res["image"])[..., :3].astype(int)
@@ -177,9 +177,9 @@ def test_regions_with_invert_and_quality_preset_and_previews(daemon):
     # invert: the style goes OUTSIDE the mask (right half); the left half keeps the content
     left, right = np.abs(out - small)[:, :12].mean(), np.abs(out - small)[:, 20:].mean()
     assert right > 2 * left, (left, right)
-    assert res["report"]["options"]["levels"] == 1 and res["report"]["options"]["steps"] == 40
+    assert res["report"]["options"]["levels"] == 1 and res["report"]["options"]["steps"] == 15
     previews = [e for e in events if e["type"] == "preview"]
-    assert previews, "no preview in a 40-step job with previews every 0.2 s"
+    assert previews, "no preview in a 15-step job with previews every 0.2 s"
     assert max(previews[0]["image"].width, previews[0]["image"].height) <= 256
 
 
@@ -390,9 +390,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 def test_curve_keys_and_the_memory_fallback(tmp_path):
     keys = tmp_path / "keys"
-    proc, endpoint, log = None, None, None
-    port = free_port()
-    endpoint = f"tcp://127.0.0.1:{port}"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     proc = subprocess.Popen([PY, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu",
                              "--curve-keys", str(keys), "--memory-budget-mb", "310", "--idle-exit", "60",
                              "--log", str(tmp_path / "d.log")], cwd=ROOT, env=env(),

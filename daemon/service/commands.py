@@ -10,7 +10,7 @@ import math
 import os
 import sys
 import time
-from typing import Any, Optional
+from typing import Optional
 
 from shared.protocol import DEFAULT_LIMITS, Limits, default_endpoint
 

@@ -529,7 +529,9 @@ class Server:
                 result = stylize(model, content, styles, run_opts, regions=regions, init_image=init, cache=self.cache,
                                  callback=self._progress_callback(job), should_stop=job.should_stop)
                 return result, notes, {"size": size, "device": str(device)}
-            except OutOfMemory as e:
+            except (OutOfMemory, MemoryError, RuntimeError) as e:
+                if isinstance(e, RuntimeError) and not _is_oom(e):
+                    raise
                 self.cache.clear()
                 free_device_memory(device)
                 if device.type == "cpu" and size <= max(64, int(opts.size * MIN_FRACTION)):
@@ -576,6 +578,12 @@ class Server:
                                  {"step": p.step, "total": p.total, "level": p.level, "levels": p.levels,
                                   "done": p.done, "job_total": p.job_total})
         return callback
+
+
+def _is_oom(e: BaseException) -> bool:
+    """A RuntimeError that is really an out-of-memory (CPU allocator, MPS, CUDA outside the engine)."""
+    text = str(e).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
 
 
 def _best_effort_id(frames: List[bytes]) -> Any:
