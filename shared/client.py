@@ -76,6 +76,8 @@ class _PyzmqTransport:
         self._sock = zmq.Context.instance().socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.IMMEDIATE, 1)   # queue only on a live connection: no daemon = no POLLOUT
+        if ":" in endpoint_host(endpoint):
+            self._sock.setsockopt(zmq.IPV6, 1)
         if curve_keys:
             _apply_curve(self._sock, curve_keys)
         self._sock.connect(endpoint)

@@ -29,7 +29,7 @@ import zmq
 
 from shared.paths import default_log_path
 from shared.protocol import (DEFAULT_ENDPOINT, DEFAULT_LIMITS, PROTOCOL_VERSION, Limits, ProtocolError, decode, encode,
-                             error_frames, is_loopback_endpoint)
+                             endpoint_host, error_frames, is_loopback_endpoint)
 
 from .. import __version__
 from .. import engine
@@ -120,6 +120,8 @@ class Server:
         self.router.setsockopt(zmq.LINGER, 2000)
         self.router.setsockopt(zmq.MAXMSGSIZE, max(self.limits.max_header_bytes, self.limits.max_pixels * 4) + 4096)
         self.router.setsockopt(zmq.RCVHWM, 64)
+        if ":" in endpoint_host(config.endpoint):
+            self.router.setsockopt(zmq.IPV6, 1)
         self._auth = None
         if config.curve_keys:
             from zmq.auth.thread import ThreadAuthenticator
