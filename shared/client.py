@@ -240,7 +240,7 @@ class DaemonClient:
     def hello(self, client: str = "neural-style client") -> dict:
         """Versions, device, limits. Raises DaemonError(no_daemon | version_mismatch | timeout)."""
         m = self._request("hello", {"client": client})
-        info = dict(m.fields)
+        info = _fields(m)
         if info.get("protocol") != PROTOCOL_VERSION:
             raise DaemonError("version_mismatch", f"the daemon speaks protocol {info.get('protocol')}, this client "
                                                   f"{PROTOCOL_VERSION}; update both and restart the daemon")
@@ -318,17 +318,17 @@ class DaemonClient:
 
     def cancel(self, job: str) -> dict:
         """Ask the daemon to stop the job; it then sends the job's result (cancelled, current image)."""
-        return dict(self._request("cancel", {"job": job}).fields)
+        return _fields(self._request("cancel", {"job": job}))
 
     def heartbeat(self) -> dict:
-        return dict(self._request("heartbeat", {}).fields)
+        return _fields(self._request("heartbeat", {}))
 
     def status(self) -> dict:
-        return dict(self._request("status", {}).fields)
+        return _fields(self._request("status", {}))
 
     def stop(self) -> dict:
         """Stop the daemon (running jobs end with their current image)."""
-        return dict(self._request("stop", {}).fields)
+        return _fields(self._request("stop", {}))
 
     def close(self) -> None:
         self._t.close()
@@ -345,6 +345,10 @@ def _encode(type_: str, fields: Dict[str, Any]) -> list:
         return encode(type_, fields)
     except ProtocolError as e:
         raise DaemonError(e.code, e.message) from None
+
+
+def _fields(m: Message) -> dict:
+    return {k: v for k, v in m.fields.items() if k != "re"}
 
 
 def _raise_if_error(m: Message) -> Message:
