@@ -578,6 +578,34 @@ def fail(procedure, status, message):
     return procedure.new_return_values(status, GLib.Error(message))
 
 
+DIALOG_GROUPS = (
+    ("style", "Style", ["style-layer", "style-file", "style-mask-channel"]),
+    ("where", "Where", ["region-channel", "outside-style-layer", "outside-style-file", "mask-to-selection"]),
+    ("mix", "Scale mixing (fine texture from a second style)", ["scale-fine-layer", "scale-fine-file"]),
+    ("settings", "Settings", ["color", "quality", "size", "style-weight", "steps", "preview"]),
+)
+
+
+def fill_dialog(dialog):
+    """Two columns of titled frames: Style and Where on the left, Scale mixing and Settings on the
+    right. Falls back to GIMP's plain list of every argument."""
+    try:
+        gi.require_version("Gtk", "3.0")
+        from gi.repository import Gtk
+        for key, title, props in DIALOG_GROUPS:
+            dialog.fill_box(key + "-box", props)
+            dialog.get_label(key + "-title", title, False, False)
+            dialog.fill_frame(key + "-frame", key + "-title", False, key + "-box")
+        dialog.fill_box("left", ["style-frame", "where-frame"])
+        dialog.fill_box("right", ["mix-frame", "settings-frame"])
+        columns = dialog.fill_box("columns", ["left", "right"])
+        columns.set_orientation(Gtk.Orientation.HORIZONTAL)
+        columns.set_spacing(18)
+        dialog.fill(["columns"])
+    except Exception:  # noqa: BLE001 - an older or newer GimpUi: the plain dialog still works
+        dialog.fill(None)
+
+
 def run(procedure, run_mode, image, drawables, config, run_data):
     if len(drawables) != 1:
         return fail(procedure, Gimp.PDBStatusType.CALLING_ERROR,
@@ -597,7 +625,7 @@ def run(procedure, run_mode, image, drawables, config, run_data):
         from gi.repository import GimpUi
         GimpUi.init(PROC)
         dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style Transfer")
-        dialog.fill(None)
+        fill_dialog(dialog)
         ok = dialog.run()
         dialog.destroy()
         if not ok:
@@ -642,51 +670,51 @@ class NeuralStyle(Gimp.PlugIn):
             name)
         p.set_attribution("neural-style-gimp contributors", "neural-style-gimp contributors", "2026")
 
-        p.add_layer_argument("style-layer", "St_yle layer",
+        p.add_layer_argument("style-layer", "Style la_yer",
                              "A layer of any open image to take the style from (or use a style file)",
                              True, flags)
         p.add_file_argument("style-file", "Style _file",
                             "An image file to take the style from (used when no style layer is set)",
                             Gimp.FileChooserAction.OPEN, True, None, flags)
-        p.add_channel_argument("style-mask-channel", "Style _mask channel",
+        p.add_channel_argument("style-mask-channel", "Style mas_k channel",
                                "Which part of the style image to use (a channel of the style "
                                "layer's image; none = all of it)", True, flags)
-        p.add_layer_argument("outside-style-layer", "_Outside style layer",
+        p.add_layer_argument("outside-style-layer", "Ou_tside style layer",
                              "A second style for the area outside the selection (none = leave it as it is)",
                              True, flags)
         p.add_file_argument("outside-style-file", "Outside style f_ile",
                             "A second style file for the area outside the selection",
                             Gimp.FileChooserAction.OPEN, True, None, flags)
-        p.add_channel_argument("region-channel", "_Region channel",
+        p.add_channel_argument("region-channel", "Re_gion channel",
                                "A saved selection (channel) to use instead of the current selection",
                                True, flags)
-        p.add_layer_argument("scale-fine-layer", "Fine-scale style la_yer",
+        p.add_layer_argument("scale-fine-layer", "Fi_ne-scale style layer",
                              "Scale mixing: take the fine texture from this style and the coarse "
                              "structure from the main style (none = no mixing)", True, flags)
-        p.add_file_argument("scale-fine-file", "Fine-scale style fi_le",
+        p.add_file_argument("scale-fine-file", "Fine-scale style fil_e",
                             "Scale mixing: the fine-texture style as a file",
                             Gimp.FileChooserAction.OPEN, True, None, flags)
         color = Gimp.Choice.new()
         for i, (nick, label, help_) in enumerate(COLOR_CHOICES):
             color.add(nick, i, label, help_)
-        p.add_choice_argument("color", "_Colour", "Colour control: full, luminance or histogram",
+        p.add_choice_argument("color", "Colo_ur", "Colour control: full, luminance or histogram",
                               color, "full", flags)
         quality = Gimp.Choice.new()
         for i, (nick, label, help_) in enumerate(QUALITY_CHOICES):
             quality.add(nick, i, label, help_)
         p.add_choice_argument("quality", "_Quality", "Preview (fast), standard or high",
                               quality, "standard", flags)
-        p.add_int_argument("size", "_Size", "Long edge of the computed image in pixels "
+        p.add_int_argument("size", "Si_ze", "Long edge of the computed image in pixels "
                            "(0 = the layer's own size; smaller is much faster)", 0, 8192, 0, flags)
         p.add_double_argument("style-weight", "Style _weight",
                               "How strongly the style is imposed relative to the layer's content",
                               0.0, 1000.0, 1.0, flags)
         p.add_boolean_argument("preview", "Live _preview",
                                "Show the image on the canvas while it is being computed", True, flags)
-        p.add_boolean_argument("mask-to-selection", "Mask the result to the selec_tion",
+        p.add_boolean_argument("mask-to-selection", "_Mask the result to the selection",
                                "Give the new layer a mask from the selection (feathering kept)",
                                True, flags)
-        p.add_int_argument("steps", "Ste_ps", "Optimisation steps at the final size "
+        p.add_int_argument("steps", "Num_ber of steps", "Optimisation steps at the final size "
                            "(0 = what the quality preset says)", 0, 5000, 0, flags)
         return p
 
