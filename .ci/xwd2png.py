@@ -17,14 +17,15 @@ def read_xwd(path):
     byte_order, bits_per_pixel, bytes_per_line = fields[7], fields[11], fields[12]
     red_mask, green_mask, blue_mask = fields[14:17]
     ncolors = fields[19]
-    if version != 7 or fmt != 2 or bits_per_pixel != 32:
-        raise SystemExit(f"{path}: only 32-bit ZPixmap xwd files are handled (got version {version}, "
+    if version != 7 or fmt != 2 or bits_per_pixel not in (24, 32):
+        raise SystemExit(f"{path}: only 24/32-bit ZPixmap xwd files are handled (got version {version}, "
                          f"format {fmt}, {bits_per_pixel} bpp)")
     off = header_size + 12 * ncolors
+    bpp = bits_per_pixel // 8
     rows = np.frombuffer(data, dtype=np.uint8, count=bytes_per_line * height, offset=off)
-    px = rows.reshape(height, bytes_per_line)[:, :width * 4].reshape(height, width, 4)
-    dtype = "<u4" if byte_order == 0 else ">u4"
-    v = px.copy().view(dtype)[..., 0]
+    px = rows.reshape(height, bytes_per_line)[:, :width * bpp].reshape(height, width, bpp).astype(np.uint32)
+    order = range(bpp) if byte_order == 0 else range(bpp - 1, -1, -1)   # 0 = least significant first
+    v = sum(px[..., i] << (8 * k) for k, i in enumerate(order))
 
     def channel(mask):
         shift = (mask & -mask).bit_length() - 1
