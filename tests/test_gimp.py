@@ -191,3 +191,20 @@ def test_style_layer_of_another_image_in_luminance_mode_without_selection(tmp_pa
     assert r["mean_luma_diff"] > 4, "the layer is stylized"
     assert r["mean_chroma_diff"] < r["mean_luma_diff"] / 2, "luminance mode keeps the layer's colours"
     assert r["style_image_untouched"]
+
+
+def test_grey_16_bit_layer_at_an_offset_and_a_group_refused(tmp_path, gimp_console, daemon):
+    script = batch_script(tmp_path, "case_gray_offset.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
+                          height=HEIGHT, steps=STEPS)
+    cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
+    with open(script) as stdin:
+        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600,
+                              env=gimp_env(tmp_path, daemon))
+    r = result_of(proc)
+    assert r["ok"], r["error"]
+    assert r["new_index"] == r["source_index"] - 1
+    assert r["new_offsets"] == [15, 7] and r["new_size"] == [WIDTH, HEIGHT], "at the source's offsets and size"
+    assert r["new_is_gray"], "a grey image gets a grey layer"
+    assert r["mask_equals_selection"], "the mask follows the selection, clipped to the layer"
+    assert r["mean_abs_diff_inside"] > 4
+    assert not r["group_ok"] and "layer group" in r["group_error"], r["group_error"]
