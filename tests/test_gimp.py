@@ -187,7 +187,7 @@ def test_style_layer_of_another_image_in_luminance_mode_without_selection(tmp_pa
     assert r["ok"], f"{r['status']}: {r['error']}"
     assert len(r["layers"]) == 2 and r["new_index"] == r["source_index"] - 1
     assert not r["has_mask"], "no selection: no mask"
-    assert "starry_night" in r["layers"][r["new_index"]], "named after the style image"
+    assert "Starry Night" in r["layers"][r["new_index"]], "named after the style layer"
     assert r["mean_luma_diff"] > 4, "the layer is stylized"
     assert r["mean_chroma_diff"] < r["mean_luma_diff"] / 2, "luminance mode keeps the layer's colours"
     assert r["style_image_untouched"]

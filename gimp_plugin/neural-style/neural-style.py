@@ -173,7 +173,9 @@ def style_layer_name(layer):
     """The style's name for the result layer: the image file's name when the layer is its only one
     (a freshly opened painting's layer is just called "Background")."""
     img = layer.get_image()
-    gfile = img.get_file() if img is not None else None
+    gfile = None
+    if img is not None:
+        gfile = img.get_file() or img.get_imported_file() or img.get_exported_file()
     if gfile is not None and len(img.get_layers()) == 1:
         return file_stem(gfile)
     return layer.get_name()

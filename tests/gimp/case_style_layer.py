@@ -17,6 +17,7 @@ try:
     img.scale(PARAMS["width"], PARAMS["height"])
     style_img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PARAMS["style"]))
     style_img.scale(PARAMS["width"], PARAMS["height"])
+    style_img.get_layers()[0].set_name("Starry Night")
     Gimp.Selection.none(img)
     src = img.get_layers()[0]
     w, h = src.get_width(), src.get_height()
