@@ -208,3 +208,19 @@ def test_grey_16_bit_layer_at_an_offset_and_a_group_refused(tmp_path, gimp_conso
     assert r["mask_equals_selection"], "the mask follows the selection, clipped to the layer"
     assert r["mean_abs_diff_inside"] > 4
     assert not r["group_ok"] and "layer group" in r["group_error"], r["group_error"]
+
+
+def test_region_channel_style_mask_outside_style_and_scale_mixing(tmp_path, gimp_console, daemon):
+    script = batch_script(tmp_path, "case_regions_mix.py", content=str(CONTENT), style=str(STYLE),
+                          outside=str(ROOT / "examples" / "the_scream.jpg"), fine=str(ROOT / "examples" / "brick.png"),
+                          width=WIDTH, height=HEIGHT, steps=STEPS)
+    cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
+    with open(script) as stdin:
+        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600,
+                              env=gimp_env(tmp_path, daemon))
+    r = result_of(proc)
+    assert r["ok"], r["error"]
+    assert len(r["layers"]) == 2
+    assert "brick" in r["layers"][0], "scale mixing shows in the name"
+    assert not r["has_mask"], "with an outside style the whole layer is styled: no mask"
+    assert r["diff_inside"] > 4 and r["diff_outside"] > 4, "both the region and the outside are stylized"

@@ -1,0 +1,72 @@
+# Runs INSIDE GIMP 3 (python-fu-eval batch interpreter). tests/test_gimp.py puts `PARAMS = {...}`
+# above this text. Prints one line "RESULT {json}".
+#
+# Case 4: the remaining arguments together: a saved channel as the region (region-channel) with the
+# selection cleared, a style layer with a style mask channel (only part of the painting), a second
+# style file for the outside, and a fine-scale style file for scale mixing.
+import json
+
+
+def px(drawable, fmt, w, h, x=0, y=0):
+    buf = drawable.get_buffer()
+    return bytes(buf.get(Gegl.Rectangle.new(x, y, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
+
+
+def load(path):
+    im = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
+    im.scale(PARAMS["width"], PARAMS["height"])
+    return im
+
+
+out = {}
+try:
+    w, h = PARAMS["width"], PARAMS["height"]
+    img = load(PARAMS["content"])
+    src = img.get_layers()[0]
+    img.select_ellipse(Gimp.ChannelOps.REPLACE, 0, 0, w // 2, h)
+    region = Gimp.Selection.save(img)          # a saved selection: the left half, roughly
+    region.set_name("left")
+    Gimp.Selection.none(img)
+
+    style_img = load(PARAMS["style"])
+    style_img.select_rectangle(Gimp.ChannelOps.REPLACE, 0, 0, w, h // 2)
+    style_mask = Gimp.Selection.save(style_img)   # only the top half of the painting
+    Gimp.Selection.none(style_img)
+
+    before = px(src, "R'G'B'A u8", w, h)
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [src])
+    cfg.set_property("style-layer", style_img.get_layers()[0])
+    cfg.set_property("style-mask-channel", style_mask)
+    cfg.set_property("region-channel", region)
+    cfg.set_property("outside-style-file", Gio.File.new_for_path(PARAMS["outside"]))
+    cfg.set_property("scale-fine-file", Gio.File.new_for_path(PARAMS["fine"]))
+    cfg.set_property("quality", "preview")
+    cfg.set_property("steps", PARAMS["steps"])
+    cfg.set_property("style-weight", 3.0)
+    cfg.set_property("preview", False)
+    res = proc.run(cfg)
+    out["ok"] = res.index(0) == Gimp.PDBStatusType.SUCCESS
+    out["error"] = Gimp.get_pdb().get_last_error()
+    layers = img.get_layers()
+    out["layers"] = [l.get_name() for l in layers]
+    new = [l for l in layers if l != src]
+    if new:
+        n = new[0]
+        out["has_mask"] = n.get_mask() is not None
+        after = px(n, "R'G'B'A u8", w, h)
+        reg = px(region, "Y u8", w, h)
+
+        def mean_diff(sel):
+            idx = [i for i, v in enumerate(reg) if sel(v)]
+            return sum(abs(after[4 * i + c] - before[4 * i + c]) for i in idx for c in range(3)) / (3.0 * len(idx))
+
+        out["diff_inside"] = mean_diff(lambda v: v == 255)
+        out["diff_outside"] = mean_diff(lambda v: v == 0)
+except Exception:
+    import traceback
+    out["exception"] = traceback.format_exc()
+print("RESULT " + json.dumps(out), flush=True)
