@@ -182,8 +182,17 @@ class ProgressBar:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.perf_counter()
         self.last_decile = -1
+        self.last_draw = 0.0
+
+    def due(self, done: int, total: int) -> bool:
+        """Whether update() would draw now (at most ~10 redraws a second; reading losses costs a sync)."""
+        frac = done / total if total else 1.0
+        if self.tty:
+            return done >= total or time.perf_counter() - self.last_draw >= 0.1
+        return int(frac * 10) > self.last_decile
 
     def update(self, done: int, total: int, text: str) -> None:
+        self.last_draw = time.perf_counter()
         frac = done / total if total else 1.0
         elapsed = time.perf_counter() - self.start
         eta = elapsed / frac - elapsed if frac > 0 else float("nan")
@@ -225,8 +234,9 @@ def run_local_stylize(job: Job, args) -> int:
         os.makedirs(job.preview_dir, exist_ok=True)
 
     def callback(p):
-        stage = "mixing styles" if p.stage == "mix" else f"level {p.level + 1}/{p.levels}"
-        bar.update(p.done, p.job_total, f"{stage} step {p.step}/{p.total} loss {p.losses['total']:.3g}")
+        if bar.due(p.done, p.job_total):
+            stage = "mixing styles" if p.stage == "mix" else f"level {p.level + 1}/{p.levels}"
+            bar.update(p.done, p.job_total, f"{stage} step {p.step}/{p.total} loss {p.losses['total']:.3g}")
         if job.preview_dir and (p.done % job.preview_every == 0 or p.done == p.job_total):
             write_image(os.path.join(job.preview_dir, f"preview_{p.done:05d}.png"), p.image())
 

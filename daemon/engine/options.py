@@ -133,10 +133,16 @@ class Progress:
     total: int              # steps in this level
     done: int               # steps done over the whole job (style mixing included)
     job_total: int          # steps in the whole job
-    losses: dict            # {"content": float, "style": float, "total": float}
     stage: str              # "mix" (style mixing) or "transfer"
     size: tuple             # (height, width) of this level
     image: Callable[[], np.ndarray]  # current image as uint8 H×W×3 (computed only when called)
+    loss_values: Callable[[], dict] = field(repr=False, default=dict)
+
+    @property
+    def losses(self) -> dict:
+        """{"content", "style", "total"} as floats. Reading them waits for the device (a GPU sync),
+        so a caller that reports every few seconds should read them only then."""
+        return self.loss_values()
 
 
 @dataclass

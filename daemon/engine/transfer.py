@@ -9,7 +9,6 @@ control mixes two styles into one (``mix_styles``) and sets the pyramid (``scale
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import color
+from . import color, precision
 from .cache import TargetCache, pixel_hash
 from .errors import BadInput, EmptyRegion, OutOfMemory
 from .guides import mask_to_tensor
@@ -66,11 +65,7 @@ def resize(img: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(img, size=tuple(size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def _autocast(device: torch.device, fast: bool):
-    """bf16 for the convolutions on CUDA when ``fast``; Grams and losses are computed in fp32."""
-    if fast and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+_autocast = precision.autocast
 
 
 @dataclass
@@ -150,9 +145,10 @@ def _optimise(model: Model, x: torch.Tensor, loss_fn: Callable, steps: int, opti
         opt.step(closure)
         job.done += 1
         if job.callback is not None:
-            losses = {k: float(v) for k, v in last.items()}
+            snapshot = dict(last)
             job.callback(Progress(step=step, total=steps, done=job.done, job_total=job.total,
-                                  losses=losses, image=lambda: image_fn(x.detach()), **progress_fields))
+                                  loss_values=lambda s=snapshot: {k: float(v) for k, v in s.items()},
+                                  image=lambda: image_fn(x.detach()), **progress_fields))
     return x
 
 

@@ -229,4 +229,8 @@ def load_model(spec: ModelSpec = ModelSpec()) -> Model:
     keep = {n for n, k, _ in LAYERS[: DEEPEST + 1] if k == "conv"}
     weights = {n: (w.to(device).requires_grad_(False), b.to(device).requires_grad_(False))
                for n, (w, b) in weights.items() if n in keep}
-    return Model(weights=weights, pooling=spec.pooling, convention=convention, device=device, source=source)
+    from . import precision
+
+    precision.configure(device)
+    return Model(weights=weights, pooling=spec.pooling, convention=convention, device=device, source=source,
+                 channels_last=device.type == "cuda")

