@@ -224,3 +224,28 @@ def test_region_channel_style_mask_outside_style_and_scale_mixing(tmp_path, gimp
     assert "brick" in r["layers"][0], "scale mixing shows in the name"
     assert not r["has_mask"], "with an outside style the whole layer is styled: no mask"
     assert r["diff_inside"] > 4 and r["diff_outside"] > 4, "both the region and the outside are stylized"
+
+
+def test_the_copy_install_py_puts_in_a_profile_works_on_its_own(tmp_path, gimp_console, daemon):
+    """What an artist gets: install.py --gimp-only into a GIMP profile; GIMP loads THAT copy (its own
+    shared/ and neural-style.json, which names the daemon's endpoint), with no access to the repo."""
+    profile = tmp_path / "profile"
+    r = subprocess.run([sys.executable, str(ROOT / "install.py"), "--gimp-only", "--gimp-dir", str(profile),
+                        "--endpoint", daemon], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(CONTENT, images / CONTENT.name)
+    shutil.copy(STYLE, images / STYLE.name)
+    script = batch_script(tmp_path, "case_style_layer.py", content=str(images / CONTENT.name),
+                          style=str(images / STYLE.name), width=WIDTH, height=HEIGHT, steps=STEPS)
+    env = gimp_env(tmp_path, daemon)
+    (profile / "gimprc").unlink()                  # the profile's own plug-ins folder only
+    del env["NEURAL_STYLE_ENDPOINT"]               # the endpoint comes from neural-style.json
+    env["GIMP_CHROOT_BINDS"] = str(tmp_path)       # in the CI chroot the repository is not even visible
+    cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
+    with open(script) as stdin:
+        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600, env=env)
+    out = result_of(proc)
+    assert out["ok"], out["error"]
+    assert len(out["layers"]) == 2 and out["new_index"] == out["source_index"] - 1
