@@ -363,7 +363,7 @@ def format_eta(seconds):
 def progress_text(ev):
     if ev.get("message"):
         return "Neural style: %s" % ev["message"]
-    parts = []
+    parts = ["mixing the styles"] if ev.get("stage") == "mix" else []
     if ev.get("levels", 1) and ev.get("levels", 1) > 1:
         parts.append("level %d/%d" % (ev.get("level", 0) + 1, ev["levels"]))
     if ev.get("total"):
@@ -498,7 +498,8 @@ def run_job(client_mod, cfg, request, image, source, config, interactive):
             elif kind == "progress":
                 text = progress_text(ev)
                 Gimp.progress_set_text(text)
-                Gimp.progress_update(progress_fraction(ev))
+                if ev.get("total"):
+                    Gimp.progress_update(progress_fraction(ev))
                 if window is not None:
                     window.set_text(text)
             elif kind == "preview" and preview is not None and ev.get("image") is not None:
