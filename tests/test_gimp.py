@@ -7,8 +7,9 @@ it and only it. Case 2 (gimp-console): the style is a layer of another open imag
 mode, no selection, through the standard-library ZMTP client (what GIMP's bundled Python on Windows
 and macOS uses).
 
-Where GIMP lives: ``gimp-console-3.x`` on PATH, or ``NEURAL_STYLE_GIMP_PREFIX`` = a command that runs
-its arguments where GIMP is (.ci/run sets it to the trixie chroot's runner). Without GIMP 3 the tests
+Where GIMP lives: ``NEURAL_STYLE_GIMP_PREFIX`` = a command that runs its arguments where GIMP is
+(.ci/run sets it to the trixie chroot's runner); else ``gimp-console-3.x`` on PATH; else, as root,
+the chroot that .ci/gimp3-chroot.sh caches under /var/cache/neural-style-ci when it is there. Without GIMP 3 the tests
 SKIP, saying so; with ``CI=true`` or ``NEURAL_STYLE_REQUIRE_GIMP=1`` they FAIL instead.
 """
 from __future__ import annotations
@@ -51,8 +52,19 @@ def missing(reason: str):
                 f"NEURAL_STYLE_GIMP_PREFIX to its bin/chroot-run) to run the real-GIMP proof")
 
 
+CACHED_CHROOT_RUNNER = Path("/var/cache/neural-style-ci/bin/chroot-run")   # .ci/gimp3-chroot.sh's default
+
+
 def prefix() -> list:
-    return shlex.split(os.environ.get("NEURAL_STYLE_GIMP_PREFIX", ""))
+    """The command prefix that runs GIMP: $NEURAL_STYLE_GIMP_PREFIX; else none when GIMP 3 is on
+    PATH; else the CI chroot's runner when it was built on this machine and we may use it (root)."""
+    if "NEURAL_STYLE_GIMP_PREFIX" in os.environ:
+        return shlex.split(os.environ["NEURAL_STYLE_GIMP_PREFIX"])
+    if any(shutil.which(n) for n in ("gimp-console-3.2", "gimp-console-3.0", "gimp-console")):
+        return []
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and os.access(CACHED_CHROOT_RUNNER, os.X_OK):
+        return [str(CACHED_CHROOT_RUNNER)]
+    return []
 
 
 def has(cmd: list) -> bool:
