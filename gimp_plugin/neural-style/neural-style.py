@@ -622,11 +622,14 @@ def run(procedure, run_mode, image, drawables, config, run_data):
                     "'%s' is a layer group, which has no pixels of its own: select a normal layer "
                     "(or merge the group first)." % source.get_name())
 
-    interactive = run_mode == Gimp.RunMode.INTERACTIVE
+    # From GIMP's menus (the dialog, or Filters > Repeat with the last values) there is a screen:
+    # show the Stop window. Scripts (NONINTERACTIVE) never touch GTK.
+    interactive = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
     if interactive:
         gi.require_version("GimpUi", "3.0")
         from gi.repository import GimpUi
         GimpUi.init(PROC)
+    if run_mode == Gimp.RunMode.INTERACTIVE:
         dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style Transfer")
         fill_dialog(dialog)
         ok = dialog.run()
@@ -645,6 +648,12 @@ def run(procedure, run_mode, image, drawables, config, run_data):
         add_result_layer(image, source, pic, request, config, cancelled)
     except UserError as e:
         return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, str(e))
+    except Exception as e:  # noqa: BLE001 - a message rather than a "plug-in crashed" box
+        import traceback
+        traceback.print_exc()
+        return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR,
+                    "Neural style transfer failed unexpectedly (%s: %s). Please report this with the "
+                    "output of 'python install.py --check'." % (type(e).__name__, e))
     finally:
         Gimp.progress_end()
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
