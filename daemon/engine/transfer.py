@@ -9,6 +9,7 @@ control mixes two styles into one (``mix_styles``) and sets the pyramid (``scale
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
@@ -377,6 +378,26 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
     report["steps_done"] = job.done
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return TransferResult(image=image, cancelled=job.cancelled, report=report)
+
+
+def objective(model: Model, image: np.ndarray, content: np.ndarray, styles: Sequence[np.ndarray],
+              options: TransferOptions, regions: Sequence[Region] = ()) -> float:
+    """The total loss α L_content + β L_style of ``image`` (at the content's size), for comparing
+    results of different runs or implementations under one objective."""
+    size = content.shape[:2]
+    options = dataclasses.replace(options, size=max(size), scale_mix=None)
+    used = {"style_hits": 0, "style_misses": 0, "content_hits": 0, "content_misses": 0}
+    inputs = _colour_controlled(to_tensor(content, model.device), [to_tensor(s, model.device) for s in styles],
+                                options, pixel_hash(content), [pixel_hash(s) for s in styles])
+    region_keys = [(pixel_hash(r.content_mask), pixel_hash(r.style_mask)) for r in regions]
+    ct = _content_target(model, inputs, size, options, None, used)
+    terms = _style_terms(model, inputs, list(regions), size, options, None, used, region_keys)
+    x = model.to_input(resize(to_tensor(image, model.device), size))
+    if options.color == "luminance":
+        x = model.to_input(color.gray3(color.luminance(model.from_input(x))))
+    with torch.no_grad():
+        total, _, _, _ = _evaluate(model, x, ct, terms, options)
+    return float(total)
 
 
 def _coverage(regions, size, device, coverage_src) -> Optional[torch.Tensor]:
