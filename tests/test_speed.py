@@ -69,3 +69,25 @@ def test_short_history_is_enough(model):
         losses[h] = objective(model, img, content, [style], score)
     print(losses)
     assert losses[20] <= 1.05 * losses[100]
+
+
+def test_channels_last_layout_gives_the_same_features(model):
+    """The GPU path runs the network in channels_last; on the CPU the same layout must agree."""
+    from daemon.engine.transfer import to_tensor
+    from daemon.engine.vgg import STYLE_LAYERS
+
+    x = model.to_input(to_tensor(example("chelsea.png", 64), "cpu"))
+    plain = model.features(x, STYLE_LAYERS)
+    model.channels_last = True
+    try:
+        cl = model.features(x, STYLE_LAYERS)
+    finally:
+        model.channels_last = False
+    for layer in STYLE_LAYERS:
+        assert torch.allclose(plain[layer], cl[layer], rtol=1e-4, atol=1e-3), layer
+
+
+def test_warm_up_runs_the_network_once(model):
+    from daemon.engine import warm_up
+
+    warm_up(model, sizes=[(32, 48)])

@@ -15,12 +15,12 @@ from .cache import TargetCache
 from .errors import BadInput, EmptyRegion, EngineError, OutOfMemory, WeightsUnavailable
 from .options import ModelSpec, Progress, Region, TransferOptions, TransferResult
 from .presets import PRESETS, apply_preset
-from .transfer import mix_styles, objective, stylize
+from .transfer import mix_styles, objective, stylize, warm_up
 from .vgg import Model, load_model, resolve_device
 
 __all__ = [
     "BadInput", "EmptyRegion", "EngineError", "OutOfMemory", "WeightsUnavailable",
     "ModelSpec", "Progress", "Region", "TransferOptions", "TransferResult",
     "PRESETS", "apply_preset", "TargetCache",
-    "Model", "load_model", "resolve_device", "mix_styles", "objective", "stylize",
+    "Model", "load_model", "resolve_device", "mix_styles", "objective", "stylize", "warm_up",
 ]

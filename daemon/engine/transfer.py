@@ -380,6 +380,22 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
     return TransferResult(image=image, cancelled=job.cancelled, report=report)
 
 
+def warm_up(model: Model, sizes=None, fast: bool = True) -> None:
+    """One forward + backward through the network per size, so that cuDNN's autotuning (benchmark
+    mode) and the allocator's growth happen when the daemon starts, not in the artist's first run.
+    Defaults: the preview/standard pyramid sizes on a GPU, one small size elsewhere."""
+    if sizes is None:
+        sizes = [(256, 256), (512, 512), (256, 384), (384, 256), (512, 768), (768, 512)] \
+            if model.device.type == "cuda" else [(64, 64)]
+    for size in sizes:
+        x = torch.zeros((1, 3, *size), device=model.device, requires_grad=True)
+        with _autocast(model.device, fast):
+            feats = model.features(x, ALL_LAYERS)
+        sum(gram(f).sum() for f in feats.values()).backward()
+    if model.device.type == "cuda":
+        torch.cuda.synchronize(model.device)
+
+
 def objective(model: Model, image: np.ndarray, content: np.ndarray, styles: Sequence[np.ndarray],
               options: TransferOptions, regions: Sequence[Region] = ()) -> float:
     """The total loss α L_content + β L_style of ``image`` (at the content's size), for comparing
