@@ -539,7 +539,7 @@ def parse_args(argv: Optional[Iterable[str]] = None):
                    help="where the plug-in finds the daemon (default: %(default)s)")
     p.add_argument("--torch", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                    help="which torch build to install when none fits (default: detect)")
-    p.add_argument("--demo-steps", type=int, default=40, help="optimisation steps of the demo (default: 40)")
+    p.add_argument("--demo-steps", type=int, default=80, help="optimisation steps of the demo (default: 80)")
     p.add_argument("--demo-size", type=int, default=256, help="long edge of the demo output (default: 256)")
     return p.parse_args(argv)
 

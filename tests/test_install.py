@@ -141,3 +141,30 @@ def test_torch_choice_follows_the_machine():
     assert not install.torch_fits(None, "cpu"), "no torch: install one"
     assert install.machine_accelerator(system="Darwin", machine="arm64") == "mps"
     assert install.machine_accelerator(system="Darwin", machine="x86_64") == "cpu"
+
+
+@pytest.mark.slow
+def test_check_does_a_real_round_trip_and_inspects_the_installed_copy(tmp_path):
+    """--check starts the daemon (none answers on this fresh port), stylizes a tiny image through the
+    plug-in's client and checks the installed plug-in folder."""
+    import socket
+    if not install.venv_python().exists():
+        pytest.fail(f"{install.venv_python()} is missing: run 'python install.py' first")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    profile = tmp_path / "profile"
+    assert run_install("--gimp-only", "--gimp-dir", str(profile), "--endpoint", endpoint,
+                       home=tmp_path).returncode == 0
+    try:
+        r = subprocess.run([sys.executable, str(ROOT / "install.py"), "--check", "--gimp-dir", str(profile),
+                            "--endpoint", endpoint], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "HOME": str(tmp_path), "NEURAL_STYLE_TRANSPORT": "zmtp",
+                                "NEURAL_STYLE_LOG": str(tmp_path / "daemon.log")})
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"ok: {profile / 'plug-ins' / PLUGIN}" in r.stdout
+        assert "stylized a 32x32 test image" in r.stdout and "standard-library client" in r.stdout
+        assert "All good." in r.stdout
+    finally:
+        subprocess.run([str(install.venv_python()), "-m", "daemon", "stop", "--endpoint", endpoint],
+                       cwd=str(ROOT), capture_output=True, timeout=60)
