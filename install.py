@@ -43,6 +43,7 @@ DEFAULT_ENDPOINT = "tcp://127.0.0.1:5557"
 FLATPAK_ID = "org.gimp.GIMP"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_CUDA_INDEX = "https://download.pytorch.org/whl/cu128"
+TESTED_TORCH = "2.13.0"   # the version CI runs; its CPU build is the fallback when PyTorch's index is out of reach
 DEMO_CONTENT = ROOT / "examples" / "chelsea.png"
 DEMO_STYLE = ROOT / "examples" / "starry_night.jpg"
 DEMO_OUTPUT = ROOT / "out" / "example.png"
@@ -152,6 +153,18 @@ def torch_fits(status: Optional[dict], accel: str) -> bool:
     return True  # any build runs on the CPU
 
 
+def reachable(url: str, timeout: float = 5.0) -> bool:
+    """Can a TCP connection be opened to the URL's host (a quick look before asking pip)?"""
+    import socket
+    from urllib.parse import urlparse
+    u = urlparse(url)
+    try:
+        socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def ensure_torch(py: Path, want: str) -> dict:
     accel = machine_accelerator() if want == "auto" else want
     status = torch_status(py)
@@ -163,11 +176,17 @@ def ensure_torch(py: Path, want: str) -> dict:
         subprocess.run([str(py), "-m", "pip", "uninstall", "-y", "torch"])
     system = platform.system()
     if accel == "cpu" and system in ("Linux", "Windows"):
-        # PyPI's Linux torch is the multi-GB CUDA build: take the CPU build where it can be had.
-        ok = pip(py, ["torch", "--index-url", TORCH_CPU_INDEX, "--extra-index-url", "https://pypi.org/simple",
-                      "--retries", "1", "--timeout", "30"], check=False)
+        # PyPI's Linux torch is the multi-GB CUDA build: take the CPU build where it can be had:
+        # PyTorch's CPU index, else the tested CPU build from a configured mirror or wheel folder,
+        # else (last resort) PyPI's default build, which also runs on the CPU.
+        ok = reachable(TORCH_CPU_INDEX) and pip(
+            py, ["torch", "--index-url", TORCH_CPU_INDEX, "--extra-index-url", "https://pypi.org/simple",
+                 "--retries", "1", "--timeout", "30"], check=False)
         if not ok:
-            say("    the CPU build index did not answer: installing torch from the default index")
+            say("    PyTorch's CPU index is out of reach: looking for the CPU build in the configured indexes")
+            ok = pip(py, [f"torch=={TESTED_TORCH}+cpu"], check=False)
+        if not ok:
+            say("    no CPU build found: installing torch from the default index (a large download)")
             pip(py, ["torch"])
     elif accel == "cuda" and system == "Windows":
         pip(py, ["torch", "--index-url", TORCH_CUDA_INDEX, "--extra-index-url", "https://pypi.org/simple"])
