@@ -341,7 +341,7 @@ def add_stylize_args(p) -> None:
     g.add_argument("--levels", type=_positive_int, help="coarse-to-fine pyramid levels (1 = single scale)")
     g.add_argument("--coarse-steps", type=_non_negative_int, help="steps at each coarser level")
     g = p.add_argument_group("loss")
-    g.add_argument("--content-weight", type=_finite_float, help="alpha, weight of the content loss (default 1)")
+    g.add_argument("--content-weight", type=_finite_float, help="alpha, weight of the content loss (default 30)")
     g.add_argument("--style-weight", type=_finite_float, help="beta, weight of the style loss (default 1)")
     g.add_argument("--style-blend", metavar="W,W,...", help="weights of the style images (default equal)")
     g.add_argument("--style-scale", type=_finite_float, help="style image pixels relative to the output's (default 1; larger = finer strokes)")
