@@ -9,8 +9,8 @@
 #   .ci/gimp3-chroot.sh rebuild     throw the cached chroot away and build it again
 #   .ci/gimp3-chroot.sh exec CMD..  run CMD inside the chroot (same as the wrappers do)
 #
-# Wrappers written to $NEURAL_STYLE_CI_CACHE/bin: chroot-run (runs any command inside), gimp-console-3.0,
-# gimp-3.0, xvfb-run, python3-gimp
+# Wrappers written to $NEURAL_STYLE_CI_CACHE/bin: chroot-run (runs any command inside), gimp-console-3.x,
+# gimp-3.x, xvfb-run, python3-gimp
 # (the chroot's python3, which has gi).
 # Each run gets a private mount namespace (unshare), so proc, /dev, /tmp and the extra folders are
 # mounted only for that run and vanish with it: nothing is left mounted, even after a kill.
@@ -20,8 +20,11 @@
 set -euo pipefail
 
 CACHE="${NEURAL_STYLE_CI_CACHE:-/var/cache/neural-style-ci}"
-ROOT="$CACHE/trixie-gimp"
-BIN="$CACHE/bin"
+# NEURAL_STYLE_CI_SUITE=sid gives GIMP 3.2 (Debian sid) in $CACHE/sid-gimp with wrappers in
+# $CACHE/bin-sid, to check the plug-in on the newer minor version; CI uses trixie (GIMP 3.0).
+SUITE="${NEURAL_STYLE_CI_SUITE:-trixie}"
+ROOT="$CACHE/$SUITE-gimp"
+if [ "$SUITE" = trixie ]; then BIN="$CACHE/bin"; else BIN="$CACHE/bin-$SUITE"; fi
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # xvfb + xdotool: the GUI half of the real-GIMP test types Ctrl+Z into GIMP; x11-apps (xwd): screenshots
 PACKAGES="gimp python3-gi gir1.2-gimp-3.0 python3-zmq python3-numpy xvfb xauth xdotool x11-apps fonts-dejavu-core"
@@ -35,13 +38,23 @@ chroot_exec() {
     CHROOT_ROOT="$ROOT" "$BIN/chroot-run" "$@"
 }
 
+# The versioned binaries: gimp-console-3.0 / gimp-3.0 on trixie, 3.2 on sid.
+gimp_console_name() {
+    local p
+    for p in "$ROOT"/usr/bin/gimp-console-3.*; do
+        [ -x "$p" ] && { basename "$p"; return 0; }
+    done
+    return 1
+}
+
 works() {
-    [ -x "$ROOT/usr/bin/gimp-console-3.0" ] || return 1
-    chroot_exec gimp-console-3.0 --version >/dev/null 2>&1 || return 1
+    local console
+    console="$(gimp_console_name)" || return 1
+    chroot_exec "$console" --version >/dev/null 2>&1 || return 1
     chroot_exec python3 -c 'import gi, zmq, numpy; gi.require_version("Gimp", "3.0")' >/dev/null 2>&1 \
         || return 1
     local exe
-    for exe in xvfb-run xdotool xwd gimp-3.0; do
+    for exe in xvfb-run xdotool xwd "${console/-console/}"; do
         [ -x "$ROOT/usr/bin/$exe" ] || return 1
     done
 }
@@ -55,11 +68,10 @@ build() {
     local tmp="$ROOT.building"
     rm -rf --one-file-system "$tmp"
     mkdir -p "$CACHE"
-    log "debootstrap trixie into $tmp (a few minutes)"
-    # trixie's keyring may be newer than the host's: debootstrap checks signatures when it can.
-    debootstrap --variant=minbase trixie "$tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 || {
-        tail -n 30 "$CACHE/debootstrap.log" >&2
-        log "debootstrap failed (full log: $CACHE/debootstrap.log)"
+    log "debootstrap $SUITE into $tmp (a few minutes)"
+    debootstrap --variant=minbase "$SUITE" "$tmp" "$MIRROR" >"$CACHE/debootstrap-$SUITE.log" 2>&1 || {
+        tail -n 30 "$CACHE/debootstrap-$SUITE.log" >&2
+        log "debootstrap failed (full log: $CACHE/debootstrap-$SUITE.log)"
         return 1
     }
     cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
@@ -80,13 +92,16 @@ build() {
 # wrappers call it, and it finds the chroot next to its own folder unless CHROOT_ROOT is set.
 write_runner() {
     mkdir -p "$BIN"
-    cat >"$BIN/chroot-run.new" <<'EOF'
-#!/usr/bin/env bash
-# Run a command inside the cached Debian trixie chroot (written by .ci/gimp3-chroot.sh).
+    {
+        echo '#!/usr/bin/env bash'
+        echo "# Run a command inside the cached Debian $SUITE chroot (written by .ci/gimp3-chroot.sh)."
+        echo "CHROOT_DEFAULT_ROOT='$ROOT'"
+    } >"$BIN/chroot-run.new"
+    cat >>"$BIN/chroot-run.new" <<'EOF'
 # A private mount namespace holds proc, /dev, /tmp and the folders in GIMP_CHROOT_BINDS
 # (colon-separated, same paths inside as outside); they vanish when the command ends.
 set -e
-ROOT="${CHROOT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)/trixie-gimp}"
+ROOT="${CHROOT_ROOT:-$CHROOT_DEFAULT_ROOT}"
 BINDS="/tmp${GIMP_CHROOT_BINDS:+:$GIMP_CHROOT_BINDS}"
 export ROOT BINDS
 exec unshare --mount --propagation private -- bash -c '
@@ -114,8 +129,9 @@ EOF
 
 write_wrappers() {
     write_runner
-    local pair name
-    for pair in gimp-console-3.0:gimp-console-3.0 gimp-3.0:gimp-3.0 xvfb-run:xvfb-run python3-gimp:python3; do
+    local pair name console
+    console="$(gimp_console_name)"
+    for pair in "$console:$console" "${console/-console/}:${console/-console/}" xvfb-run:xvfb-run python3-gimp:python3; do
         name="${pair%%:*}"
         printf '#!/bin/sh\n# %s inside the cached GIMP 3 chroot\nexec "$(dirname "$0")/chroot-run" %s "$@"\n' \
             "${pair#*:}" "${pair#*:}" >"$BIN/$name"
