@@ -78,7 +78,7 @@ build() {
     log "installing $PACKAGES inside the chroot"
     ROOT="$tmp" chroot_exec sh -c "
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq &&
+        apt-get -o Acquire::Check-Valid-Until=false update -qq &&
         apt-get install -y -qq --no-install-recommends $PACKAGES >/tmp/.gimp3-chroot-apt.log 2>&1 ||
         { tail -n 30 /tmp/.gimp3-chroot-apt.log; exit 1; }
         apt-get clean
