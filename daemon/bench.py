@@ -99,9 +99,13 @@ def time_pastiche(device, content, style, warmup: int, steps: int, pooling: str)
         Image.fromarray(style).save(sp)
         h, w = content.shape[:2]
         _reset_peak(device)
-        # the same objective as ours: content MSE at relu4_2 (weight 1), Gram MSE with 1e3/C² per layer
+        # the same objective as ours: content MSE at relu4_2 with our default alpha, Gram MSE with
+        # 1e3/C² per layer
+        from .engine import TransferOptions
+
         artist = PasticheArtist(cp, [sp], pooling=pooling, device=str(device), size=(h, w),
-                                style_size_pixels=h * w, content_layer_weights=[1.0], content_weight=1.0,
+                                style_size_pixels=h * w, content_layer_weights=[1.0],
+                                content_weight=TransferOptions().content_weight,
                                 style_layer_weights=[1e3 / c ** 2 for c in (64, 128, 256, 512, 512)],
                                 style_weights=[1.0])
         for _ in range(warmup):
