@@ -199,7 +199,8 @@ def test_style_layer_of_another_image_in_luminance_mode_without_selection(tmp_pa
     assert r["ok"], f"{r['status']}: {r['error']}"
     assert len(r["layers"]) == 2 and r["new_index"] == r["source_index"] - 1
     assert not r["has_mask"], "no selection: no mask"
-    assert "Starry Night" in r["layers"][r["new_index"]], "named after the style layer"
+    # named after the style: its image's file when GIMP knows it (3.2 does after a scripted load), else the layer
+    assert any(n in r["layers"][r["new_index"]] for n in ("Starry Night", "starry_night")), "named after the style"
     assert r["mean_luma_diff"] > 4, "the layer is stylized"
     assert r["mean_chroma_diff"] < r["mean_luma_diff"] / 2, "luminance mode keeps the layer's colours"
     assert r["style_image_untouched"]
