@@ -2,11 +2,13 @@
 # Regenerate docs/dialog.png: GIMP 3's GUI under Xvfb (inside the cached trixie chroot, see
 # gimp3-chroot.sh) opens examples/chelsea.png, selects an ellipse and runs plug-in-neural-style
 # INTERACTIVELY; the dialog's window is dumped with xwd, converted with .ci/xwd2png.py, and the dialog
-# is closed with Escape. Run as root from anywhere: bash .ci/dialog-screenshot.sh
+# is closed with Escape. Run as root from anywhere: bash .ci/dialog-screenshot.sh [OUT.png]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO="$(pwd)"
-BIN="$(bash .ci/gimp3-chroot.sh ensure)"
+BIN="$(bash .ci/gimp3-chroot.sh ensure)"     # NEURAL_STYLE_CI_SUITE=sid: GIMP 3.2
+GIMP_GUI="$(cd "$BIN" && ls gimp-3.* | head -n 1)"
+OUT="${1:-docs/dialog.png}"
 WORK="$(mktemp -d /tmp/neural-style-shot.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/profile"
@@ -28,7 +30,7 @@ cfg.set_property("style-file", Gio.File.new_for_path("$REPO/examples/starry_nigh
 proc.run(cfg)
 PY
 cat >"$WORK/run.sh" <<SH
-gimp-3.0 -df --batch-interpreter=python-fu-eval -b - --quit < "$WORK/dialog.py" &
+$GIMP_GUI -df --batch-interpreter=python-fu-eval -b - --quit < "$WORK/dialog.py" &
 gp=\$!
 for i in \$(seq 1 240); do
     wid=\$(xdotool search --onlyvisible --name "^Neural Style Transfer\\\$" 2>/dev/null | head -n 1)
@@ -45,5 +47,5 @@ GIMP3_DIRECTORY="$WORK/profile" HOME="$WORK" GIMP_CHROOT_BINDS="$REPO" \
     "$BIN/xvfb-run" -a -s "-screen 0 1400x1000x24" sh "$WORK/run.sh"
 PY="$REPO/.venv/bin/python"
 [ -x "$PY" ] || PY=python3
-"$PY" .ci/xwd2png.py "$WORK/dialog.xwd" docs/dialog.png
-echo "wrote docs/dialog.png"
+"$PY" .ci/xwd2png.py "$WORK/dialog.xwd" "$OUT"
+echo "wrote $OUT"
