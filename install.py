@@ -290,6 +290,29 @@ def installed_gimp_versions(system: Optional[str] = None) -> List[tuple]:
         if m:
             found.append(("native", m.group(1)))
             break
+    if not found and system == "Darwin":
+        import plistlib
+        for plist in sorted(Path("/Applications").glob("GIMP*.app/Contents/Info.plist")):
+            try:
+                version = plistlib.loads(plist.read_bytes()).get("CFBundleShortVersionString", "")
+            except Exception:  # noqa: BLE001 - an unreadable bundle is just not counted
+                continue
+            m = re.match(r"(3\.\d+)", version)
+            if m:
+                found.append(("native", m.group(1)))
+                break
+    if not found and system == "Windows":
+        local = os.environ.get("LOCALAPPDATA", "")
+        for base in (os.environ.get("ProgramFiles", r"C:\Program Files"), local and os.path.join(local, "Programs")):
+            if not base:
+                continue
+            for exe in sorted(Path(base).glob("GIMP 3*/bin/gimp-3.*.exe"), reverse=True):
+                m = re.match(r"gimp-(3\.\d+)\.exe$", exe.name, re.I)
+                if m:
+                    found.append(("native", m.group(1)))
+                    break
+            if found:
+                break
     flatpak = shutil.which("flatpak")
     if flatpak and system == "Linux":
         try:
