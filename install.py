@@ -342,7 +342,21 @@ def default_profiles_for_installed_gimp(home: Optional[Path] = None, system: Opt
     where = {"native": bases[0]}
     if len(bases) == 3:
         where.update(flatpak=bases[1], snap=bases[2])
-    return [where[kind] / version for kind, version in installed_gimp_versions(system) if kind in where]
+    out = []
+    for kind, version in installed_gimp_versions(system):
+        if kind not in where:
+            continue
+        base = where[kind]
+        older = [d.name for d in base.iterdir() if d.is_dir()] if base.is_dir() else []
+        if older:
+            # GIMP migrates an older profile (2.10) only when its own folder does not exist yet:
+            # creating it now would lose the user's settings. Let GIMP start once first.
+            say(f"    GIMP {version} is installed but has not been started yet, and {base} holds settings of "
+                f"GIMP {', '.join(sorted(older))} that it will take over on its first start.")
+            say("    Start GIMP once and quit it, then run: python install.py --gimp-only")
+            continue
+        out.append(base / version)
+    return out
 
 
 def plugin_dir_for(target: Path) -> Path:
