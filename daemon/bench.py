@@ -67,22 +67,26 @@ def our_objective(model, image: np.ndarray, content: np.ndarray, style: np.ndarr
 
 
 def time_ours(model, content, style, warmup: int, steps: int, fast: bool) -> Dict:
+    """One run of warmup + steps; the clock reads (after a device sync) at the end of step ``warmup``
+    and of the last step, so set-up and target computation are not counted."""
     from .engine import TransferOptions, stylize
 
-    def run(n):
-        opts = TransferOptions(size=max(content.shape[:2]), steps=n, levels=1, fast=fast)
-        _sync(model.device)
-        t = time.perf_counter()
-        res = stylize(model, content, [style], opts)
-        _sync(model.device)
-        return time.perf_counter() - t, res
+    marks = {}
 
-    run(warmup)  # warms cuDNN / allocator
+    def callback(p):
+        if p.done in (warmup, warmup + steps):
+            _sync(model.device)
+            marks[p.done] = time.perf_counter()
+
     _reset_peak(model.device)
-    t_short, _ = run(warmup)
-    t_long, res = run(warmup + steps)
-    return {"ms_per_step": 1000 * (t_long - t_short) / steps, "peak_mb": _peak_mb(model.device),
-            "loss": our_objective(model, res.image, content, style), "image": res.image}
+    if warmup == 0:
+        _sync(model.device)
+        marks[0] = time.perf_counter()
+    res = stylize(model, content, [style], TransferOptions(size=max(content.shape[:2]), steps=warmup + steps,
+                                                           levels=1, fast=fast), callback=callback)
+    return {"ms_per_step": 1000 * (marks[warmup + steps] - marks[warmup]) / steps,
+            "peak_mb": _peak_mb(model.device), "loss": our_objective(model, res.image, content, style),
+            "image": res.image}
 
 
 def time_pastiche(device, content, style, warmup: int, steps: int, pooling: str) -> Optional[Dict]:
@@ -149,25 +153,32 @@ def main_bench(args) -> int:
     sizes = [int(s) for s in (args.sizes or ("256,512,1024,2048" if gpu else "256,512")).split(",")]
     steps = args.steps or (50 if gpu else 5)
     warmup = args.warmup if args.warmup is not None else (10 if gpu else 2)
+    repeats = args.repeats or (3 if gpu else 3)
     rows: List[Dict] = []
     print(f"device: {_device_name(dev)}  torch {torch.__version__}  threads {torch.get_num_threads()}", flush=True)
     for size in sizes:
         content, style = _images(size)
         row: Dict = {"size": list(content.shape[:2])}
-        try:
-            ours = time_ours(model, content, style, warmup, steps, fast=True)
-            row["ours"] = {k: v for k, v in ours.items() if k != "image"}
-        except Exception as e:  # e.g. out of memory at the largest size: record it, go on
-            row["ours"] = {"error": f"{e.__class__.__name__}: {e}"[:300]}
-            ours = None
-        if not args.no_pastiche and size <= args.pastiche_max_size:
+        ours_runs, pastiche_runs = [], []
+        for _ in range(repeats):  # alternate the two, and take medians: robust to a busy machine
             try:
-                p = time_pastiche(dev, content, style, warmup, steps, args.pooling)
-                if p is not None:
-                    p["loss"] = our_objective(model, p.pop("image"), content, style)
-                    row["pastiche"] = p
-            except Exception as e:
-                row["pastiche"] = {"error": f"{e.__class__.__name__}: {e}"[:300]}
+                ours_runs.append(time_ours(model, content, style, warmup, steps, fast=True))
+            except Exception as e:  # e.g. out of memory at the largest size: record it, go on
+                row["ours"] = {"error": f"{e.__class__.__name__}: {e}"[:300]}
+                break
+            if not args.no_pastiche and size <= args.pastiche_max_size and "pastiche" not in row:
+                try:
+                    p = time_pastiche(dev, content, style, warmup, steps, args.pooling)
+                    if p is not None:
+                        p["loss"] = our_objective(model, p.pop("image"), content, style)
+                        pastiche_runs.append(p)
+                except Exception as e:
+                    row["pastiche"] = {"error": f"{e.__class__.__name__}: {e}"[:300]}
+        ours = _median_run(ours_runs) if ours_runs and "ours" not in row else None
+        if ours is not None:
+            row["ours"] = ours
+        if pastiche_runs:
+            row["pastiche"] = _median_run(pastiche_runs)
         if ours is not None and "ms_per_step" in row.get("pastiche", {}):
             row["speedup"] = row["pastiche"]["ms_per_step"] / row["ours"]["ms_per_step"]
         rows.append(row)
@@ -188,15 +199,16 @@ def main_bench(args) -> int:
         fast = time_ours(model, content, style, 0, args.parity_steps, fast=True)
         exact = time_ours(model, content, style, 0, args.parity_steps, fast=False)
         parity = {"size": list(content.shape[:2]), "steps": args.parity_steps, "fast_loss": fast["loss"],
-                  "fp32_loss": exact["loss"], "ratio": fast["loss"] / exact["loss"]}
+                  "fp32_loss": exact["loss"], "ratio": fast["loss"] / exact["loss"],
+                  "ms_per_step": {"fast": fast["ms_per_step"], "fp32": exact["ms_per_step"]}}
         print(f"parity at {args.parity_size}px, {args.parity_steps} steps: fast {fast['loss']:.4g} vs fp32 "
-              f"{exact['loss']:.4g} (ratio {parity['ratio']:.4f})", flush=True)
+              f"{exact['loss']:.4g} (ratio {parity['ratio']:.4f}); {fast['ms_per_step']:.1f} vs {exact['ms_per_step']:.1f} ms/step", flush=True)
     import pastiche
 
     out = {"command": " ".join(["python -m daemon"] + sys.argv[1:]), "device": _device_name(dev),
            "torch": torch.__version__, "python": platform.python_version(), "version": __version__,
            "pastiche": getattr(pastiche, "__version__", "?"), "threads": torch.get_num_threads(),
-           "pooling": args.pooling, "steps": steps, "warmup": warmup, "sizes": rows, "presets": presets,
+           "pooling": args.pooling, "steps": steps, "warmup": warmup, "repeats": repeats, "sizes": rows, "presets": presets,
            "parity": parity, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
@@ -204,6 +216,15 @@ def main_bench(args) -> int:
             json.dump(out, f, indent=2)
         print(f"wrote {args.json}")
     return 0
+
+
+def _median_run(runs: List[Dict]) -> Dict:
+    """Median ms/step over the runs (the other fields from the median run), all timings kept."""
+    ordered = sorted(runs, key=lambda r: r["ms_per_step"])
+    mid = dict(ordered[len(ordered) // 2])
+    mid.pop("image", None)
+    mid["all_ms_per_step"] = [round(r["ms_per_step"], 2) for r in runs]
+    return mid
 
 
 def _device_name(dev) -> str:
@@ -237,6 +258,7 @@ def add_commands(sub) -> None:
     p.add_argument("--sizes", help="long edges, comma-separated (default 256,512; on a GPU 256,512,1024,2048)")
     p.add_argument("--steps", type=int, help="timed steps per measurement (default 5 on CPU, 50 on GPU)")
     p.add_argument("--warmup", type=int, help="untimed steps first (default 2 on CPU, 10 on GPU)")
+    p.add_argument("--repeats", type=int, help="measurements per size, ours and pastiche alternating; the median counts (default 3)")
     p.add_argument("--pastiche-max-size", type=int, default=4096, help="skip pastiche above this size")
     p.add_argument("--no-pastiche", action="store_true")
     p.add_argument("--presets", default="preview,standard,high")
