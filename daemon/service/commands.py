@@ -31,13 +31,9 @@ def _seconds(text: str) -> float:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v} must be at least 1")
-    return v
+    from ..cli import int_at_least
+
+    return int_at_least(1)(text)
 
 
 def add_commands(subparsers) -> None:
@@ -45,9 +41,9 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("serve", help="run the daemon (keeps VGG-19 warm for stylize and the GIMP plug-in)",
                               description="Run the daemon in the foreground. Loopback only unless --curve-keys.")
     p.add_argument("--endpoint", default=None, help=ENDPOINT_HELP)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default auto)")
-    p.add_argument("--weights", default="original", help="original (default) | torchvision | PATH to a state dict")
-    p.add_argument("--pooling", default="avg", choices=["avg", "max"], help="VGG pooling (default avg)")
+    from ..cli import add_model_args
+
+    add_model_args(p)
     p.add_argument("--idle-exit", type=_seconds, default=0.0, metavar="S",
                    help="exit after S seconds without work (default 0 = never)")
     p.add_argument("--curve-keys", metavar="DIR",
