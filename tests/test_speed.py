@@ -91,3 +91,15 @@ def test_warm_up_runs_the_network_once(model):
     from daemon.engine import warm_up
 
     warm_up(model, sizes=[(32, 48)])
+
+
+def test_gram_is_exact_fp32_with_a_correct_gradient_on_both_layouts():
+    from daemon.engine.losses import gram
+
+    x = torch.randn(1, 8, 5, 7, dtype=torch.float64, requires_grad=True)
+    ref = x.detach().reshape(8, 35) @ x.detach().reshape(8, 35).t() / 35
+    assert torch.allclose(gram(x), ref) and torch.autograd.gradcheck(gram, (x,))
+    xc = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    assert torch.allclose(gram(xc), ref) and torch.autograd.gradcheck(gram, (xc,))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # never a bf16 Gram, even under autocast
+        assert gram(torch.randn(1, 4, 3, 3).bfloat16()).dtype == torch.float32

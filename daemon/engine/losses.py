@@ -21,11 +21,30 @@ def layer_weight(layer: str) -> float:
     return 1e3 / CHANNELS[layer] ** 2
 
 
+class _SymmetricGram(torch.autograd.Function):
+    """G = Fᵀ F for F of shape N×C (N positions). Its backward uses G's symmetry:
+    dL/dF = F (dG + dGᵀ), one matrix product where autograd's generic rule takes two."""
+
+    @staticmethod
+    def forward(ctx, f):
+        ctx.save_for_backward(f)
+        return f.t() @ f
+
+    @staticmethod
+    def backward(ctx, grad):
+        (f,) = ctx.saved_tensors
+        return f @ (grad + grad.t())
+
+
 def gram(features: torch.Tensor) -> torch.Tensor:
-    """G = F Fᵀ / (H W) for features of shape 1×C×H×W (computed in fp32)."""
+    """G = F Fᵀ / (H W) for features of shape 1×C×H×W, always in fp32 (also under autocast: bf16
+    or fp16 Grams lose the precision the loss needs). Works on either memory layout without a copy."""
     _, c, h, w = features.shape
-    f = features.reshape(c, h * w).float()
-    return (f @ f.t()) / (h * w)
+    with torch.autocast(features.device.type, enabled=False):
+        if features.dtype not in (torch.float32, torch.float64):
+            features = features.float()
+        f = features.permute(0, 2, 3, 1).reshape(h * w, c)  # a view for channels_last
+        return _SymmetricGram.apply(f) / (h * w)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -232,5 +232,6 @@ def load_model(spec: ModelSpec = ModelSpec()) -> Model:
     from . import precision
 
     precision.configure(device)
+    # channels_last (NHWC) is the layout cuDNN's tensor-core kernels and oneDNN's bf16 kernels want
     return Model(weights=weights, pooling=spec.pooling, convention=convention, device=device, source=source,
-                 channels_last=device.type == "cuda")
+                 channels_last=device.type == "cuda" or precision.bf16_available(device))
