@@ -151,6 +151,14 @@ def batch_script(tmp_path: Path, case: str, **params) -> Path:
     return path
 
 
+def run_batch(gimp_console: str, script: Path, env: dict) -> dict:
+    """Run a batch script in gimp-console-3.0 (no UI) and return what it reported."""
+    cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
+    with open(script) as stdin:
+        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600, env=env)
+    return result_of(proc)
+
+
 def result_of(proc: subprocess.CompletedProcess) -> dict:
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"GIMP printed no result (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
@@ -191,11 +199,7 @@ def test_selection_and_style_file_gives_a_masked_layer_that_one_undo_removes(tmp
 def test_style_layer_of_another_image_in_luminance_mode_without_selection(tmp_path, gimp_console, daemon):
     script = batch_script(tmp_path, "case_style_layer.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
                           height=HEIGHT, steps=STEPS)
-    cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
-    with open(script) as stdin:
-        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600,
-                              env=gimp_env(tmp_path, daemon, NEURAL_STYLE_TRANSPORT="zmtp"))
-    r = result_of(proc)
+    r = run_batch(gimp_console, script, gimp_env(tmp_path, daemon, NEURAL_STYLE_TRANSPORT="zmtp"))
     assert r["ok"], f"{r['status']}: {r['error']}"
     assert len(r["layers"]) == 2 and r["new_index"] == r["source_index"] - 1
     assert not r["has_mask"], "no selection: no mask"
@@ -209,11 +213,7 @@ def test_style_layer_of_another_image_in_luminance_mode_without_selection(tmp_pa
 def test_grey_16_bit_layer_at_an_offset_and_a_group_refused(tmp_path, gimp_console, daemon):
     script = batch_script(tmp_path, "case_gray_offset.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
                           height=HEIGHT, steps=STEPS)
-    cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
-    with open(script) as stdin:
-        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600,
-                              env=gimp_env(tmp_path, daemon))
-    r = result_of(proc)
+    r = run_batch(gimp_console, script, gimp_env(tmp_path, daemon))
     assert r["ok"], r["error"]
     assert r["new_index"] == r["source_index"] - 1
     assert r["new_offsets"] == [15, 7] and r["new_size"] == [WIDTH, HEIGHT], "at the source's offsets and size"
@@ -227,11 +227,7 @@ def test_region_channel_style_mask_outside_style_and_scale_mixing(tmp_path, gimp
     script = batch_script(tmp_path, "case_regions_mix.py", content=str(CONTENT), style=str(STYLE),
                           outside=str(ROOT / "examples" / "the_scream.jpg"), fine=str(ROOT / "examples" / "brick.png"),
                           width=WIDTH, height=HEIGHT, steps=STEPS)
-    cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
-    with open(script) as stdin:
-        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600,
-                              env=gimp_env(tmp_path, daemon))
-    r = result_of(proc)
+    r = run_batch(gimp_console, script, gimp_env(tmp_path, daemon))
     assert r["ok"], r["error"]
     assert len(r["layers"]) == 2
     assert "brick" in r["layers"][0], "scale mixing shows in the name"
@@ -256,9 +252,6 @@ def test_the_copy_install_py_puts_in_a_profile_works_on_its_own(tmp_path, gimp_c
     (profile / "gimprc").unlink()                  # the profile's own plug-ins folder only
     del env["NEURAL_STYLE_ENDPOINT"]               # the endpoint comes from neural-style.json
     env["GIMP_CHROOT_BINDS"] = str(tmp_path)       # in the CI chroot the repository is not even visible
-    cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
-    with open(script) as stdin:
-        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600, env=env)
-    out = result_of(proc)
+    out = run_batch(gimp_console, script, env)
     assert out["ok"], out["error"]
     assert len(out["layers"]) == 2 and out["new_index"] == out["source_index"] - 1
