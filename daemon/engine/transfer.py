@@ -318,32 +318,17 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
                              "seconds": round(time.perf_counter() - tm, 3)}
         region_keys = [(pixel_hash(r.content_mask), pixel_hash(r.style_mask) if r.style_mask is not None else "none")
                        for r in regions]
-        if regions:
-            coverage_src = np.clip(sum(r.content_mask.astype(np.float32) for r in regions
-                                       if r.content_mask.shape == regions[0].content_mask.shape), 0, 1) \
-                if len({r.content_mask.shape for r in regions}) == 1 else None
-        x_rgb = None
         x = None
         for level, (size, n) in enumerate(zip(sizes, steps)):
             tl = time.perf_counter()
             content_target = _content_target(model, inputs, size, options, cache, used)
             terms = _style_terms(model, inputs, regions, size, options, cache, used, region_keys)
             if level == 0:
-                if init_image is not None:
-                    start = color.gray3(color.luminance(resize(to_tensor(init_image, device), size))) \
-                        if options.color == "luminance" else resize(to_tensor(init_image, device), size)
-                elif options.init == "noise":
-                    g = torch.Generator(device="cpu").manual_seed(options.seed)
-                    start = torch.rand((1, 3, *size), generator=g).to(device)
-                    if options.color == "luminance":
-                        start = color.gray3(color.luminance(start))
-                else:
-                    start = resize(inputs.content, size)
-                x = model.to_input(start).detach().clone()
-            else:
+                x = model.to_input(_start_image(inputs, options, init_image, size, device)).detach().clone()
+            else:  # coarse-to-fine: start from the upsampled previous level
                 x = F.interpolate(x.detach(), size=size, mode="bilinear", align_corners=False)
             x.requires_grad_(True)
-            coverage = _coverage(regions, size, device, coverage_src if regions else None)
+            coverage = _coverage(regions, size, device)
 
             def loss_fn(xi, content_target=content_target, terms=terms):
                 return _evaluate(model, xi, content_target, terms, options)
@@ -364,12 +349,8 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
             losses["regions"] = [float(p) for p, t in zip(parts, terms) if t.label.startswith("region")]
         report["losses"] = losses
         final_size = sizes[-1]
-        out = _finish(model.from_input(x.detach()), inputs, tuple(x.shape[-2:]), options,
-                      _coverage(regions, tuple(x.shape[-2:]), device, coverage_src if regions else None))
-        if tuple(out.shape[-2:]) != tuple(final_size):  # cancelled at a coarse level: still full size
-            out = _finish(resize(model.from_input(x.detach()), final_size), inputs, final_size, options,
-                          _coverage(regions, final_size, device, coverage_src if regions else None))
-        image = to_uint8(out)
+        x_rgb = resize(model.from_input(x.detach()), final_size)  # cancelled at a coarse level: still full size
+        image = to_uint8(_finish(x_rgb, inputs, final_size, options, _coverage(regions, final_size, device)))
     except torch.cuda.OutOfMemoryError as e:  # type: ignore[attr-defined]
         raise OutOfMemory(f"the {device} device ran out of memory at {sizes[-1][1]}×{sizes[-1][0]} pixels; "
                           f"lower the size or the number of pyramid levels, or use the CPU") from e
@@ -416,12 +397,23 @@ def objective(model: Model, image: np.ndarray, content: np.ndarray, styles: Sequ
     return float(total)
 
 
-def _coverage(regions, size, device, coverage_src) -> Optional[torch.Tensor]:
+def _start_image(inputs: _Inputs, options: TransferOptions, init_image, size, device) -> torch.Tensor:
+    """The first level's starting image (RGB in [0,1]): the content, noise, or a given image;
+    grey in luminance mode, like everything the network sees there."""
+    if init_image is not None:
+        start = resize(to_tensor(init_image, device), size)
+    elif options.init == "noise":
+        g = torch.Generator(device="cpu").manual_seed(options.seed)
+        start = torch.rand((1, 3, *size), generator=g).to(device)
+    else:
+        return resize(inputs.content, size)
+    return color.gray3(color.luminance(start)) if options.color == "luminance" else start
+
+
+def _coverage(regions, size, device) -> Optional[torch.Tensor]:
     """Where the regions put style (soft, in [0,1]); None = everywhere."""
     if not regions:
         return None
-    if coverage_src is not None:
-        return mask_to_tensor(coverage_src, size, device)
     return sum(mask_to_tensor(r.content_mask, size, device) for r in regions).clamp(0, 1)
 
 
