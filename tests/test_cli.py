@@ -127,3 +127,24 @@ def test_torchvision_weights_say_what_is_missing(tmp_path):
         assert proc.returncode == 2 and "torchvision" in proc.stderr and "Traceback" not in proc.stderr
     else:  # where torchvision works (and its weights are cached) the run simply succeeds
         assert proc.returncode in (0, 2)
+
+
+def test_every_control_reaches_the_engine_from_the_command_line(tmp_path):
+    """One small run with the less common options together: each is parsed and honoured."""
+    out, report = tmp_path / "o.png", tmp_path / "r.json"
+    proc = stylize("--content", CONTENT, "--style", STYLE, "--style", str(EXAMPLES / "brick.png"),
+                   "--output", str(out), "--size", "40", "--steps", "2", "--levels", "1", "--mix-steps", "2",
+                   "--init", str(EXAMPLES / "coffee.png"), "--scale-mix", "0", "1", "--style-blend", "1,1",
+                   "--color", "histogram", "--histogram-method", "ot", "--region", f"{MASK}=1:{MASK}",
+                   "--guidance", "sums", "--propagation", "inside", "--guide-grow", "-1", "--global-guide",
+                   "--optimizer", "adam", "--learning-rate", "3", "--pooling", "max", "--seed", "5",
+                   "--style-scale", "1.5", "--content-weight", "2", "--style-weight", "3", "--precise",
+                   "--report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(report.read_text())
+    o = r["options"]
+    assert (o["scale_mix"], o["style_blend"], o["color"], o["histogram_method"]) == ([0, 1], [1.0, 1.0], "histogram", "ot")
+    assert (o["guidance"], o["propagation"], o["guide_grow"], o["global_guide"]) == ("sums", "inside", -1, True)
+    assert (o["optimizer"], o["learning_rate"], o["seed"], o["style_scale"]) == ("adam", 3.0, 5, 1.5)
+    assert (o["content_weight"], o["style_weight"], o["fast"]) == (2.0, 3.0, False)
+    assert r["model"]["pooling"] == "max" and r["mix"]["steps"] == 2 and r["regions"] == 1
