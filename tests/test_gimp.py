@@ -145,7 +145,8 @@ def gimp_env(tmp_path: Path, endpoint: str, **extra) -> dict:
 
 
 def batch_script(tmp_path: Path, case: str, **params) -> Path:
-    text = f"import json\nPARAMS = json.loads({json.dumps(json.dumps(params))})\n" + (HERE / case).read_text()
+    text = (f"import json\nPARAMS = json.loads({json.dumps(json.dumps(params))})\n"
+            + (HERE / "common.py").read_text() + (HERE / case).read_text())
     path = tmp_path / f"batch_{case}"
     path.write_text(text)
     return path

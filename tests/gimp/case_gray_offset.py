@@ -1,36 +1,18 @@
 # Runs INSIDE GIMP 3 (python-fu-eval batch interpreter). tests/test_gimp.py puts `PARAMS = {...}`
-# above this text. Prints one line "RESULT {json}".
+# and tests/gimp/common.py above this text. Prints one line "RESULT {json}".
 #
 # Case 3: a grey, 16-bit image whose layer sits at an offset and has no alpha, a selection that
 # reaches past the layer's edge; and a layer group, which must be refused with a message.
-import json
 
 
-def px(drawable, fmt, w, h, x=0, y=0):
-    buf = drawable.get_buffer()
-    return bytes(buf.get(Gegl.Rectangle.new(x, y, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
-
-
-def run(img, layer, **props):
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", [layer])
-    cfg.set_property("style-file", Gio.File.new_for_path(PARAMS["style"]))
-    cfg.set_property("quality", "preview")
-    cfg.set_property("steps", PARAMS["steps"])
-    cfg.set_property("preview", False)
-    for k, v in props.items():
-        cfg.set_property(k, v)
-    res = proc.run(cfg)
-    return res.index(0) == Gimp.PDBStatusType.SUCCESS, Gimp.get_pdb().get_last_error()
+def run(img, layer):
+    r = run_plugin(img, layer, style_file=Gio.File.new_for_path(PARAMS["style"]))
+    return r["ok"], r["error"]
 
 
 out = {}
 try:
-    src_img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PARAMS["content"]))
-    src_img.scale(PARAMS["width"], PARAMS["height"])
+    src_img = load(PARAMS["content"])
     w, h = PARAMS["width"], PARAMS["height"]
     img = Gimp.Image.new_with_precision(w + 20, h + 10, Gimp.ImageBaseType.GRAY, Gimp.Precision.U16_NON_LINEAR)
     layer = Gimp.Layer.new(img, "grey photo", w, h, Gimp.ImageType.GRAY_IMAGE, 100.0, Gimp.LayerMode.NORMAL)

@@ -1,21 +1,9 @@
 # Runs INSIDE GIMP 3 (python-fu-eval batch interpreter). tests/test_gimp.py puts `PARAMS = {...}`
-# above this text. Prints one line "RESULT {json}".
+# and tests/gimp/common.py above this text. Prints one line "RESULT {json}".
 #
 # Case 4: the remaining arguments together: a saved channel as the region (region-channel) with the
 # selection cleared, a style layer with a style mask channel (only part of the painting), a second
 # style file for the outside, and a fine-scale style file for scale mixing.
-import json
-
-
-def px(drawable, fmt, w, h, x=0, y=0):
-    buf = drawable.get_buffer()
-    return bytes(buf.get(Gegl.Rectangle.new(x, y, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
-
-
-def load(path):
-    im = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
-    im.scale(PARAMS["width"], PARAMS["height"])
-    return im
 
 
 out = {}
@@ -34,23 +22,9 @@ try:
     Gimp.Selection.none(style_img)
 
     before = px(src, "R'G'B'A u8", w, h)
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", [src])
-    cfg.set_property("style-layer", style_img.get_layers()[0])
-    cfg.set_property("style-mask-channel", style_mask)
-    cfg.set_property("region-channel", region)
-    cfg.set_property("outside-style-file", Gio.File.new_for_path(PARAMS["outside"]))
-    cfg.set_property("scale-fine-file", Gio.File.new_for_path(PARAMS["fine"]))
-    cfg.set_property("quality", "preview")
-    cfg.set_property("steps", PARAMS["steps"])
-    cfg.set_property("style-weight", 3.0)
-    cfg.set_property("preview", False)
-    res = proc.run(cfg)
-    out["ok"] = res.index(0) == Gimp.PDBStatusType.SUCCESS
-    out["error"] = Gimp.get_pdb().get_last_error()
+    out.update(run_plugin(img, src, style_layer=style_img.get_layers()[0], style_mask_channel=style_mask,
+                          region_channel=region, outside_style_file=Gio.File.new_for_path(PARAMS["outside"]),
+                          scale_fine_file=Gio.File.new_for_path(PARAMS["fine"]), style_weight=3.0))
     layers = img.get_layers()
     out["layers"] = [l.get_name() for l in layers]
     new = [l for l in layers if l != src]

@@ -1,23 +1,15 @@
 # Runs INSIDE GIMP 3 (python-fu-eval batch interpreter; Gimp, Gegl, Gio... are already imported).
-# tests/test_gimp.py puts a line `PARAMS = {...}` above this text. Prints one line "RESULT {json}".
+# tests/test_gimp.py puts `PARAMS = {...}` and tests/gimp/common.py above this text.
+# Prints one line "RESULT {json}".
 #
 # Case 1: open an image, select an ellipse, run plug-in-neural-style non-interactively with a style
 # file; record what the test checks: the new layer's place, its mask, its pixels inside the selection;
 # then (GUI runs) wait for one Ctrl+Z typed into GIMP and record what is left.
-import json
 import os
-import time
-
-
-def px(drawable, fmt, w, h, x=0, y=0):
-    buf = drawable.get_buffer()
-    return bytes(buf.get(Gegl.Rectangle.new(x, y, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
-
 
 out = {}
 try:
-    img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PARAMS["content"]))
-    img.scale(PARAMS["width"], PARAMS["height"])
+    img = load(PARAMS["content"])
     if PARAMS["gui"]:
         Gimp.Display.new(img)
         Gimp.displays_flush()
@@ -27,23 +19,7 @@ try:
     sel = px(img.get_selection(), "Y u8", w, h)
     before = px(src, "R'G'B'A u8", w, h)
 
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
-    out["registered"] = proc is not None
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", [src])
-    cfg.set_property("style-file", Gio.File.new_for_path(PARAMS["style"]))
-    cfg.set_property("quality", "preview")
-    cfg.set_property("steps", PARAMS["steps"])
-    cfg.set_property("size", 0)
-    cfg.set_property("preview", True)
-    t0 = time.time()
-    res = proc.run(cfg)
-    out["seconds"] = round(time.time() - t0, 1)
-    out["status"] = str(res.index(0))
-    out["ok"] = res.index(0) == Gimp.PDBStatusType.SUCCESS
-    out["error"] = Gimp.get_pdb().get_last_error()
+    out.update(run_plugin(img, src, style_file=Gio.File.new_for_path(PARAMS["style"]), size=0, preview=True))
 
     layers = img.get_layers()
     out["layers"] = [l.get_name() for l in layers]

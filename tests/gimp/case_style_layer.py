@@ -1,44 +1,18 @@
 # Runs INSIDE GIMP 3 (python-fu-eval batch interpreter). tests/test_gimp.py puts `PARAMS = {...}`
-# above this text. Prints one line "RESULT {json}".
+# and tests/gimp/common.py above this text. Prints one line "RESULT {json}".
 #
 # Case 2: the style is a layer of ANOTHER open image, luminance colour mode, no selection.
-import json
-import time
-
-
-def px(drawable, fmt, w, h):
-    buf = drawable.get_buffer()
-    return bytes(buf.get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
-
-
 out = {}
 try:
-    img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PARAMS["content"]))
-    img.scale(PARAMS["width"], PARAMS["height"])
-    style_img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(PARAMS["style"]))
-    style_img.scale(PARAMS["width"], PARAMS["height"])
+    img = load(PARAMS["content"])
+    style_img = load(PARAMS["style"])
     style_img.get_layers()[0].set_name("Starry Night")
     Gimp.Selection.none(img)
     src = img.get_layers()[0]
     w, h = src.get_width(), src.get_height()
     before = px(src, "R'G'B'A u8", w, h)
 
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", [src])
-    cfg.set_property("style-layer", style_img.get_layers()[0])
-    cfg.set_property("color", "luminance")
-    cfg.set_property("quality", "preview")
-    cfg.set_property("steps", PARAMS["steps"])
-    cfg.set_property("preview", False)
-    t0 = time.time()
-    res = proc.run(cfg)
-    out["seconds"] = round(time.time() - t0, 1)
-    out["status"] = str(res.index(0))
-    out["ok"] = res.index(0) == Gimp.PDBStatusType.SUCCESS
-    out["error"] = Gimp.get_pdb().get_last_error()
+    out.update(run_plugin(img, src, style_layer=style_img.get_layers()[0], color="luminance"))
     layers = img.get_layers()
     out["layers"] = [l.get_name() for l in layers]
     out["source_index"] = img.get_item_position(src)

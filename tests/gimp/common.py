@@ -1,0 +1,37 @@
+# Shared by the batch scripts: tests/test_gimp.py puts `PARAMS = {...}` and then this text above each
+# case. Runs INSIDE GIMP 3 (python-fu-eval: Gimp, Gegl, Gio... are already imported).
+import json
+import time
+
+
+def px(drawable, fmt, w, h, x=0, y=0):
+    """A drawable's pixels as bytes, in a babl format such as "R'G'B'A u8" or "Y u8"."""
+    buf = drawable.get_buffer()
+    return bytes(buf.get(Gegl.Rectangle.new(x, y, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
+
+
+def load(path, scale=True):
+    """Open an image file, scaled to the test's size."""
+    im = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
+    if scale:
+        im.scale(PARAMS["width"], PARAMS["height"])
+    return im
+
+
+def run_plugin(img, drawable, **props):
+    """Run plug-in-neural-style non-interactively, as a script would. Keyword names use '_' for '-'.
+    Defaults: quality preview, the test's step count, no live preview. Returns what the tests check."""
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+    if proc is None:
+        return {"registered": False, "ok": False, "status": "not registered", "error": "not registered"}
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [drawable])
+    for k, v in {"quality": "preview", "steps": PARAMS["steps"], "preview": False, **props}.items():
+        cfg.set_property(k.replace("_", "-"), v)
+    t0 = time.time()
+    res = proc.run(cfg)
+    return {"registered": True, "seconds": round(time.time() - t0, 1), "status": str(res.index(0)),
+            "ok": res.index(0) == Gimp.PDBStatusType.SUCCESS, "error": Gimp.get_pdb().get_last_error()}
+
