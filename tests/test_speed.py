@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from daemon.engine import ModelSpec, TransferOptions, load_model, objective, stylize
 from daemon.engine.optim import LBFGS
@@ -77,14 +78,63 @@ def test_channels_last_layout_gives_the_same_features(model):
     from daemon.engine.vgg import STYLE_LAYERS
 
     x = model.to_input(to_tensor(example("chelsea.png", 64), "cpu"))
-    plain = model.features(x, STYLE_LAYERS)
-    model.channels_last = True
+    was = model.channels_last
     try:
+        model.channels_last = False
+        plain = model.features(x, STYLE_LAYERS)
+        model.channels_last = True
         cl = model.features(x, STYLE_LAYERS)
     finally:
-        model.channels_last = False
+        model.channels_last = was
     for layer in STYLE_LAYERS:
         assert torch.allclose(plain[layer], cl[layer], rtol=1e-4, atol=1e-3), layer
+
+
+class _OpLog(TorchDispatchMode):
+    """Records each aten op with its first tensor argument and its output while ``on``."""
+
+    def __init__(self):
+        super().__init__()
+        self.on, self.ops = False, []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if self.on:
+            first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+            self.ops.append((str(func.overloadpacket), first, out))
+        return out
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_step_runs_channels_last_end_to_end_and_never_recasts_the_weights(model, fast):
+    """Two costs that hid in the CPU step (BENCHMARKS.md): an image made from an H×W×3 array is
+    a "channels_last" tensor with a batch stride of 3, which oneDNN ran in NCHW through the whole
+    network (slow pooling, +20 % per step); and autocast re-cast the frozen fp32 weights at every
+    step. Inside an optimisation step every convolution must be channels_last when the model says
+    so, and no 4-D weight may be copied."""
+    log = _OpLog()
+    seen = []
+
+    def callback(p):
+        seen.append(p.step)
+        log.on = p.step == 2          # record step 3 only: targets and first casts are done by then
+
+    was = model.channels_last
+    model.channels_last = True
+    try:
+        with log:
+            stylize(model, example("chelsea.png", 48), [example("starry_night.jpg", 48)],
+                    TransferOptions(size=48, steps=3, fast=fast), callback=callback)
+    finally:
+        model.channels_last = was
+    convs = [(a, o) for name, a, o in log.ops if name == "aten.convolution"]
+    assert seen == [1, 2, 3] and len(convs) == 13          # conv1_1 … conv5_1, once each
+    for _, out in convs:
+        assert out.is_contiguous(memory_format=torch.channels_last), out.stride()
+    weight_shapes = {tuple(w.shape) for w, _ in model.weights.values()}
+    recast = [a.shape for name, a, _ in log.ops if name in ("aten._to_copy", "aten.copy_")
+              and a is not None and tuple(a.shape) in weight_shapes]
+    assert recast == []
 
 
 def test_warm_up_runs_the_network_once(model):
@@ -103,6 +153,15 @@ def test_gram_is_exact_fp32_with_a_correct_gradient_on_both_layouts():
     assert torch.allclose(gram(xc), ref) and torch.autograd.gradcheck(gram, (xc,))
     with torch.autocast("cpu", dtype=torch.bfloat16):  # never a bf16 Gram, even under autocast
         assert gram(torch.randn(1, 4, 3, 3).bfloat16()).dtype == torch.float32
+    # bf16 features: the Gram is their exact fp32 Gram, and the gradient (bf16, like the features)
+    # agrees with the fp32 one to bf16 precision
+    f16 = torch.randn(1, 16, 9, 11).bfloat16().requires_grad_(True)
+    f32 = f16.detach().float().requires_grad_(True)
+    weights = torch.randn(16, 16)
+    (gram(f16) * weights).sum().backward()
+    (gram(f32) * weights).sum().backward()
+    assert torch.equal(gram(f16), gram(f32)) and f16.grad.dtype == torch.bfloat16
+    assert torch.allclose(f16.grad.float(), f32.grad, rtol=2e-2, atol=2e-2 * f32.grad.abs().max().item())
 
 
 @pytest.mark.slow

@@ -22,18 +22,21 @@ def layer_weight(layer: str) -> float:
 
 
 class _SymmetricGram(torch.autograd.Function):
-    """G = Fᵀ F for F of shape N×C (N positions). Its backward uses G's symmetry:
-    dL/dF = F (dG + dGᵀ), one matrix product where autograd's generic rule takes two."""
+    """G = Fᵀ F for F of shape N×C (N positions), computed in fp32 whatever F's dtype. Its backward
+    uses G's symmetry: dL/dF = F (dG + dGᵀ), one matrix product where autograd's generic rule takes
+    two, and it is done in F's own dtype: under bf16 autocast F's gradient is bf16 anyway, so an fp32
+    product would only be rounded afterwards (and cost a cast of F and of the result)."""
 
     @staticmethod
     def forward(ctx, f):
         ctx.save_for_backward(f)
-        return f.t() @ f
+        f32 = f if f.dtype in (torch.float32, torch.float64) else f.float()
+        return f32.t() @ f32
 
     @staticmethod
     def backward(ctx, grad):
         (f,) = ctx.saved_tensors
-        return f @ (grad + grad.t())
+        return f @ (grad + grad.t()).to(f.dtype)
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -41,8 +44,6 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     or fp16 Grams lose the precision the loss needs). Works on either memory layout without a copy."""
     _, c, h, w = features.shape
     with torch.autocast(features.device.type, enabled=False):
-        if features.dtype not in (torch.float32, torch.float64):
-            features = features.float()
         f = features.permute(0, 2, 3, 1).reshape(h * w, c)  # a view for channels_last
         return _SymmetricGram.apply(f) / (h * w)
 
