@@ -1,9 +1,11 @@
-"""The fast path keeps quality, and the optimiser step never waits for the device (CPU, real weights).
+"""The fast path keeps quality, and the optimiser step never waits for the device (real weights).
 
-Timings are not asserted here: they are measured by ``python -m daemon bench`` and recorded in
-BENCHMARKS.md."""
+They run on the CPU in CI; ``NEURAL_STYLE_TEST_DEVICE=cuda`` runs the same checks on a GPU
+(``bench/gpu-run.sh`` does, before the GPU benchmark). Timings are not asserted here: they are
+measured by ``python -m daemon bench`` and recorded in BENCHMARKS.md."""
 from __future__ import annotations
 
+import os
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -15,9 +17,12 @@ from daemon.engine.precision import bf16_available
 from .images import example
 
 
+DEVICE = os.environ.get("NEURAL_STYLE_TEST_DEVICE", "cpu")
+
+
 @pytest.fixture(scope="module")
 def model():
-    return load_model(ModelSpec(device="cpu"))
+    return load_model(ModelSpec(device=DEVICE))
 
 
 @pytest.mark.slow
@@ -37,13 +42,14 @@ def test_fast_path_reaches_the_fp32_loss_within_2_percent(model):
 def test_lbfgs_step_never_synchronises_with_the_host(monkeypatch):
     """Every data-dependent choice in the step is a tensor operation: reading a value back (item,
     float, bool) would stall a GPU pipeline and rule out CUDA graphs."""
-    target = torch.linspace(-3, 3, 50)
-    x = torch.zeros(50, requires_grad=True)
+    target = torch.linspace(-3, 3, 50, device=DEVICE)
+    weights = torch.linspace(1, 10, 50, device=DEVICE)
+    x = torch.zeros(50, requires_grad=True, device=DEVICE)
     opt = LBFGS(x, history=5)
 
     def closure():
         x.grad = None
-        loss = ((x - target) ** 2 * torch.linspace(1, 10, 50)).sum()
+        loss = ((x - target) ** 2 * weights).sum()
         loss.backward()
         return loss
 
@@ -54,8 +60,14 @@ def test_lbfgs_step_never_synchronises_with_the_host(monkeypatch):
 
     for name in ("item", "__float__", "__bool__", "__int__", "tolist"):
         monkeypatch.setattr(torch.Tensor, name, forbidden)
-    for _ in range(30):
-        opt.step(closure)
+    if x.device.type == "cuda":       # on a GPU, CUDA itself reports any synchronising operation
+        torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(30):
+            opt.step(closure)
+    finally:
+        if x.device.type == "cuda":
+            torch.cuda.set_sync_debug_mode("default")
     monkeypatch.undo()
     assert float(((x.detach() - target) ** 2).max()) < 1e-3
 
@@ -117,7 +129,7 @@ def test_channels_last_layout_gives_the_same_features(model):
     from daemon.engine.transfer import to_tensor
     from daemon.engine.vgg import STYLE_LAYERS
 
-    x = model.to_input(to_tensor(example("chelsea.png", 64), "cpu"))
+    x = model.to_input(to_tensor(example("chelsea.png", 64), model.device))
     was = model.channels_last
     try:
         model.channels_last = False
