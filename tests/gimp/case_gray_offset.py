@@ -26,14 +26,8 @@ try:
     before = px(layer, "Y u8", w, h)
     ok, err = run(img, layer)
     out["ok"], out["error"] = ok, err
-    layers = img.get_layers()
-    out["layers"] = [l.get_name() for l in layers]
-    new = [l for l in layers if l != layer]
-    if new:
-        n = new[0]
-        out["new_index"], out["source_index"] = img.get_item_position(n), img.get_item_position(layer)
-        out["new_offsets"] = list(n.get_offsets()[1:])
-        out["new_size"] = [n.get_width(), n.get_height()]
+    n = new_layer(img, layer, out)
+    if n is not None:
         out["new_is_gray"] = n.is_gray()
         sel = px(img.get_selection(), "Y u8", w, h, 15, 7)
         out["mask_equals_selection"] = n.get_mask() is not None and px(n.get_mask(), "Y u8", w, h) == sel

@@ -25,11 +25,8 @@ try:
     out.update(run_plugin(img, src, style_layer=style_img.get_layers()[0], style_mask_channel=style_mask,
                           region_channel=region, outside_style_file=Gio.File.new_for_path(PARAMS["outside"]),
                           scale_fine_file=Gio.File.new_for_path(PARAMS["fine"]), style_weight=3.0))
-    layers = img.get_layers()
-    out["layers"] = [l.get_name() for l in layers]
-    new = [l for l in layers if l != src]
-    if new:
-        n = new[0]
+    n = new_layer(img, src, out)
+    if n is not None:
         out["has_mask"] = n.get_mask() is not None
         after = px(n, "R'G'B'A u8", w, h)
         reg = px(region, "Y u8", w, h)

@@ -21,15 +21,8 @@ try:
 
     out.update(run_plugin(img, src, style_file=Gio.File.new_for_path(PARAMS["style"]), size=0, preview=True))
 
-    layers = img.get_layers()
-    out["layers"] = [l.get_name() for l in layers]
-    out["source_index"] = img.get_item_position(src)
-    new = [l for l in layers if l != src]
-    if len(new) == 1:
-        n = new[0]
-        out["new_index"] = img.get_item_position(n)
-        out["new_size"] = [n.get_width(), n.get_height()]
-        out["new_offsets"] = list(n.get_offsets()[1:])
+    n = new_layer(img, src, out)
+    if n is not None:
         out["source_offsets"] = list(src.get_offsets()[1:])
         mask = n.get_mask()
         out["has_mask"] = mask is not None

@@ -13,13 +13,8 @@ try:
     before = px(src, "R'G'B'A u8", w, h)
 
     out.update(run_plugin(img, src, style_layer=style_img.get_layers()[0], color="luminance"))
-    layers = img.get_layers()
-    out["layers"] = [l.get_name() for l in layers]
-    out["source_index"] = img.get_item_position(src)
-    new = [l for l in layers if l != src]
-    if len(new) == 1:
-        n = new[0]
-        out["new_index"] = img.get_item_position(n)
+    n = new_layer(img, src, out)
+    if n is not None:
         out["has_mask"] = n.get_mask() is not None
         after = px(n, "R'G'B'A u8", w, h)
 

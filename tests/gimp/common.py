@@ -35,3 +35,19 @@ def run_plugin(img, drawable, **props):
     return {"registered": True, "seconds": round(time.time() - t0, 1), "status": str(res.index(0)),
             "ok": res.index(0) == Gimp.PDBStatusType.SUCCESS, "error": Gimp.get_pdb().get_last_error()}
 
+
+
+def new_layer(img, src, out):
+    """Record the image's layers and where the source is; return the one layer the plug-in added
+    (None unless exactly one), with its position, size and offsets recorded too."""
+    layers = img.get_layers()
+    out["layers"] = [l.get_name() for l in layers]
+    out["source_index"] = img.get_item_position(src)
+    new = [l for l in layers if l != src]
+    if len(new) != 1:
+        return None
+    n = new[0]
+    out["new_index"] = img.get_item_position(n)
+    out["new_size"] = [n.get_width(), n.get_height()]
+    out["new_offsets"] = list(n.get_offsets()[1:])
+    return n
