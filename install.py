@@ -41,9 +41,7 @@ SHARED_SRC = ROOT / "shared"
 CONFIG_NAME = "neural-style.json"
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5557"
 FLATPAK_ID = "org.gimp.GIMP"
-TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-TORCH_CUDA_INDEX = "https://download.pytorch.org/whl/cu128"
-TESTED_TORCH = "2.13.0"   # the version CI runs; its CPU build is the fallback when PyTorch's index is out of reach
+TESTED_TORCH = "2.13.0"   # the version CI runs; its CPU build is asked for first on a CPU-only Linux/Windows
 DEMO_CONTENT = ROOT / "examples" / "chelsea.png"
 DEMO_STYLE = ROOT / "examples" / "starry_night.jpg"
 DEMO_OUTPUT = ROOT / "out" / "example.png"
@@ -153,19 +151,10 @@ def torch_fits(status: Optional[dict], accel: str) -> bool:
     return True  # any build runs on the CPU
 
 
-def reachable(url: str, timeout: float = 5.0) -> bool:
-    """Can a TCP connection be opened to the URL's host (a quick look before asking pip)?"""
-    import socket
-    from urllib.parse import urlparse
-    u = urlparse(url)
-    try:
-        socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def ensure_torch(py: Path, want: str) -> dict:
+def ensure_torch(py: Path, want: str, index_args: List[str] = ()) -> dict:
+    """Keep a torch that fits this machine, else install one. Packages come from where pip's own
+    configuration (pip.conf, PIP_INDEX_URL) says, or from the indexes the user named
+    (``--index-url`` / ``--extra-index-url``, passed through to pip); no index is named here."""
     accel = machine_accelerator() if want == "auto" else want
     status = torch_status(py)
     if torch_fits(status, accel):
@@ -174,24 +163,23 @@ def ensure_torch(py: Path, want: str) -> dict:
     if status:
         say(f"    torch {status['version']} is installed but cannot use {accel}: replacing it")
         subprocess.run([str(py), "-m", "pip", "uninstall", "-y", "torch"])
+    index_args = list(index_args)
     system = platform.system()
-    if accel == "cpu" and system in ("Linux", "Windows"):
-        # PyPI's Linux torch is the multi-GB CUDA build: take the CPU build where it can be had:
-        # PyTorch's CPU index, else the tested CPU build from a configured mirror or wheel folder,
-        # else (last resort) PyPI's default build, which also runs on the CPU.
-        ok = reachable(TORCH_CPU_INDEX) and pip(
-            py, ["torch", "--index-url", TORCH_CPU_INDEX, "--extra-index-url", "https://pypi.org/simple",
-                 "--retries", "1", "--timeout", "30"], check=False)
-        if not ok:
-            say("    PyTorch's CPU index is out of reach: looking for the CPU build in the configured indexes")
-            ok = pip(py, [f"torch=={TESTED_TORCH}+cpu"], check=False)
-        if not ok:
-            say("    no CPU build found: installing torch from the default index (a large download)")
+    if index_args:
+        pip(py, ["torch"] + index_args)
+    elif accel == "cpu" and system in ("Linux", "Windows"):
+        # The default Linux torch is the multi-GB CUDA build: ask for the tested CPU build first (found
+        # where the configured index carries PyTorch's CPU wheels), else take the default build.
+        if not pip(py, [f"torch=={TESTED_TORCH}+cpu"], check=False):
+            say("    no CPU build of torch in the configured indexes: installing the default build (a large "
+                "download; it runs on the CPU too). To get the small CPU build instead, run install.py again "
+                "with --index-url set to PyTorch's CPU wheel index (see PyTorch's installation page)")
             pip(py, ["torch"])
-    elif accel == "cuda" and system == "Windows":
-        pip(py, ["torch", "--index-url", TORCH_CUDA_INDEX, "--extra-index-url", "https://pypi.org/simple"])
     else:
-        pip(py, ["torch"])  # Linux CUDA and macOS (MPS) builds are PyPI's default
+        if accel == "cuda" and system == "Windows":
+            say("    note: the default Windows torch has no CUDA; for the GPU, run install.py again with "
+                "--index-url set to PyTorch's CUDA wheel index (see PyTorch's installation page)")
+        pip(py, ["torch"])  # Linux CUDA and macOS (MPS) builds are the default ones
     status = torch_status(py)
     if not status:
         raise InstallError("torch was installed but cannot be imported in .venv; see the messages above")
@@ -548,7 +536,7 @@ def do_check(args) -> int:
                 say("    FAIL: the daemon did not return a 32x32 image")
             else:
                 say(f"    ok: stylized a {size}x{size} test image in {time.monotonic() - t1:.1f} s "
-                    f"({'pyzmq' if _uses_pyzmq(C) else 'standard-library'} client)")
+                    f"({'pyzmq' if c.transport == 'pyzmq' else 'standard-library'} client)")
         finally:
             c.close()
     except C.DaemonError as e:
@@ -566,14 +554,18 @@ def _short_info(info) -> str:
     return str(info)
 
 
-def _uses_pyzmq(mod) -> bool:
-    return bool(getattr(mod, "HAVE_PYZMQ", getattr(mod, "zmq", None)))
-
-
 # ---- main --------------------------------------------------------------------------------------
 
 def default_endpoint() -> str:
     return os.environ.get("NEURAL_STYLE_ENDPOINT") or DEFAULT_ENDPOINT
+
+
+def pip_index_args(args) -> List[str]:
+    """The user's own --index-url / --extra-index-url, for pip."""
+    out = ["--index-url", args.index_url] if args.index_url else []
+    for url in args.extra_index_url:
+        out += ["--extra-index-url", url]
+    return out
 
 
 def parse_args(argv: Optional[Iterable[str]] = None):
@@ -595,6 +587,11 @@ def parse_args(argv: Optional[Iterable[str]] = None):
                    help="where the plug-in finds the daemon (default: %(default)s)")
     p.add_argument("--torch", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                    help="which torch build to install when none fits (default: detect)")
+    p.add_argument("--index-url", metavar="URL",
+                   help="package index for pip to use instead of its configured one (passed through to pip; "
+                        "default: pip's own configuration, e.g. pip.conf or PIP_INDEX_URL)")
+    p.add_argument("--extra-index-url", action="append", metavar="URL", default=[],
+                   help="another package index for pip (passed through to pip; repeatable)")
     p.add_argument("--demo-steps", type=int, default=80, help="optimisation steps of the demo (default: 80)")
     p.add_argument("--demo-size", type=int, default=256, help="long edge of the demo output (default: 256)")
     return p.parse_args(argv)
@@ -617,9 +614,9 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
             step(f"Python environment in {rel(VENV)}")
             py = ensure_venv()
             step("torch")
-            ensure_torch(py, args.torch)
+            ensure_torch(py, args.torch, pip_index_args(args))
             step("The project and its dependencies")
-            pip(py, ["-e", f"{ROOT}[test]"])
+            pip(py, ["-e", f"{ROOT}[test]"] + pip_index_args(args))
             if not args.no_demo:
                 step("Stylizing the bundled example through the daemon (about a minute on a small CPU)")
                 demo = run_demo(py, args.demo_steps, args.demo_size)

@@ -25,7 +25,23 @@ CACHE="${NEURAL_STYLE_CI_CACHE:-/var/cache/neural-style-ci}"
 SUITE="${NEURAL_STYLE_CI_SUITE:-trixie}"
 ROOT="$CACHE/$SUITE-gimp"
 if [ "$SUITE" = trixie ]; then BIN="$CACHE/bin"; else BIN="$CACHE/bin-$SUITE"; fi
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The Debian mirror: $DEBIAN_MIRROR, else the first Debian archive in this machine's own apt sources
+# (deb822 *.sources "URIs:" lines or one-line "deb URI suite" entries). No host is written here.
+host_debian_mirror() {
+    local f uri
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -r "$f" ] || continue
+        uri="$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f")"
+        [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -r "$f" ] || continue
+        uri="$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { if ($i ~ /security/) next; print $i; exit } }' "$f")"
+        [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+    done
+    return 1
+}
+MIRROR="${DEBIAN_MIRROR:-$(host_debian_mirror || true)}"
 # xvfb + xdotool: the GUI half of the real-GIMP test types Ctrl+Z into GIMP; x11-apps (xwd): screenshots
 PACKAGES="gimp python3-gi gir1.2-gimp-3.0 python3-zmq python3-numpy xvfb xauth xdotool x11-apps fonts-dejavu-core"
 
@@ -68,7 +84,11 @@ build() {
     local tmp="$ROOT.building"
     rm -rf --one-file-system "$tmp"
     mkdir -p "$CACHE"
-    log "debootstrap $SUITE into $tmp (a few minutes)"
+    if [ -z "$MIRROR" ]; then
+        log "no Debian mirror found in this machine's apt sources: set DEBIAN_MIRROR to one"
+        return 1
+    fi
+    log "debootstrap $SUITE into $tmp from $MIRROR (a few minutes)"
     debootstrap --variant=minbase "$SUITE" "$tmp" "$MIRROR" >"$CACHE/debootstrap-$SUITE.log" 2>&1 || {
         tail -n 30 "$CACHE/debootstrap-$SUITE.log" >&2
         log "debootstrap failed (full log: $CACHE/debootstrap-$SUITE.log)"

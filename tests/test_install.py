@@ -163,8 +163,15 @@ def test_check_does_a_real_round_trip_and_inspects_the_installed_copy(tmp_path):
                                 "NEURAL_STYLE_LOG": str(tmp_path / "daemon.log")})
         assert r.returncode == 0, r.stdout + r.stderr
         assert f"ok: {profile / 'plug-ins' / PLUGIN}" in r.stdout
-        assert "stylized a 32x32 test image" in r.stdout and "standard-library client" in r.stdout
+        assert "stylized a 32x32 test image" in r.stdout and "(standard-library client)" in r.stdout
         assert "All good." in r.stdout
+        # the transport line reports the client really used, not a guess: the same check over pyzmq
+        r = subprocess.run([sys.executable, str(ROOT / "install.py"), "--check", "--gimp-dir", str(profile),
+                            "--endpoint", endpoint], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "HOME": str(tmp_path), "NEURAL_STYLE_TRANSPORT": "pyzmq",
+                                "NEURAL_STYLE_LOG": str(tmp_path / "daemon.log")})
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "(pyzmq client)" in r.stdout, r.stdout
     finally:
         subprocess.run([str(install.venv_python()), "-m", "daemon", "stop", "--endpoint", endpoint],
                        cwd=str(ROOT), capture_output=True, timeout=60)
