@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from .paths import default_log_path
-from .protocol import (DEFAULT_LIMITS, PROTOCOL_VERSION, ImageData, Limits, MaskData, Message, ProtocolError,
-                       decode, default_endpoint, encode, endpoint_host, is_loopback_endpoint)
+from .protocol import (DEFAULT_LIMITS, PROTOCOL_VERSION, EndpointError, ImageData, Limits, MaskData, Message,
+                       ProtocolError, decode, default_endpoint, encode, endpoint_host, is_loopback_endpoint,
+                       validate_endpoint)
 from .zmtp import ZmtpDealer, ZmtpError
 
 __all__ = ["DaemonClient", "DaemonError", "ImageData", "MaskData", "ensure_daemon", "default_endpoint",
@@ -155,7 +156,7 @@ class DaemonClient:
 
     def __init__(self, endpoint: Optional[str] = None, timeout: float = 10.0, transport: Optional[str] = None,
                  curve_keys: Optional[str] = None, heartbeat_interval: float = HEARTBEAT_INTERVAL):
-        self.endpoint = endpoint or default_endpoint()
+        self.endpoint = _checked_endpoint(endpoint or default_endpoint())
         self.timeout = float(timeout)
         self.heartbeat_interval = heartbeat_interval
         self.limits: Limits = DEFAULT_LIMITS
@@ -347,6 +348,13 @@ def _encode(type_: str, fields: Dict[str, Any]) -> list:
         raise DaemonError(e.code, e.message) from None
 
 
+def _checked_endpoint(endpoint: str) -> str:
+    try:
+        return validate_endpoint(endpoint)
+    except EndpointError as e:
+        raise DaemonError(e.code, e.message) from None
+
+
 def _fields(m: Message) -> dict:
     return {k: v for k, v in m.fields.items() if k != "re"}
 
@@ -432,7 +440,7 @@ def ensure_daemon(endpoint: Optional[str] = None, python_executable: Optional[st
 
     Raises DaemonError("daemon_failed" | "no_daemon" | "version_mismatch", a sentence to act on).
     """
-    endpoint = endpoint or default_endpoint()
+    endpoint = _checked_endpoint(endpoint or default_endpoint())
     info = _probe(endpoint, 2.0, curve_keys)
     if info is not None:
         return info
