@@ -12,7 +12,10 @@
 pyzmq is used when it can be imported; otherwise ``shared.zmtp`` (a standard-library ZMTP client).
 ``NEURAL_STYLE_TRANSPORT=zmtp`` forces the latter. While ``events`` waits it sends a heartbeat every
 second: the daemon drops the jobs of a client that stays silent for a few seconds (a plug-in that
-GIMP killed).
+GIMP killed). The daemon's heartbeat reply lists the ids of the jobs it still holds for this client;
+a job missing from it (dropped after the client was paused past the lease, or a restarted daemon
+answering) ends ``events`` with DaemonError("job_lost"), and so does a broken connection or another
+daemon process answering: ``events`` never waits forever.
 
 Every failure is a ``DaemonError`` with a stable ``code`` (see ``shared.protocol.ERROR_CODES``) and
 ``message``, one sentence a person can act on.
@@ -29,14 +32,18 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from .paths import default_log_path
-from .protocol import (DEFAULT_LIMITS, PROTOCOL_VERSION, ImageData, Limits, MaskData, Message, ProtocolError,
-                       decode, default_endpoint, encode, endpoint_host, is_loopback_endpoint)
+from .protocol import (DEFAULT_LIMITS, PROTOCOL_VERSION, EndpointError, ImageData, Limits, MaskData, Message,
+                       ProtocolError, decode, default_endpoint, encode, endpoint_host, is_loopback_endpoint,
+                       validate_endpoint)
 from .zmtp import ZmtpDealer, ZmtpError
 
 __all__ = ["DaemonClient", "DaemonError", "ImageData", "MaskData", "ensure_daemon", "default_endpoint",
            "pyzmq_available"]
 
 HEARTBEAT_INTERVAL = 1.0
+# A job missing from heartbeat replies for this long (and from at least two of them) is lost: the
+# daemon may answer a heartbeat just after the job ended but before its result went out.
+LOST_GRACE = 1.5
 CURVE_ENV = "NEURAL_STYLE_CURVE_KEYS"
 TRANSPORT_ENV = "NEURAL_STYLE_TRANSPORT"
 # What a reply may be: the daemon is trusted a little more than a client (bigger results).
@@ -82,6 +89,8 @@ class _PyzmqTransport:
             _apply_curve(self._sock, curve_keys)
         self._sock.connect(endpoint)
 
+    broken = False   # libzmq reconnects by itself; a lost job shows in the heartbeat replies
+
     def send(self, frames: Sequence, timeout: float) -> bool:
         if not self._sock.poll(int(timeout * 1000), self._zmq.POLLOUT):
             return False
@@ -117,6 +126,7 @@ class _ZmtpTransport:
     def __init__(self, endpoint: str, timeout: float):
         self._endpoint, self._timeout = endpoint, timeout
         self._conn: Optional[ZmtpDealer] = None
+        self.broken = False   # a connection that was up broke: the daemon forgot this client's jobs
 
     def _connected(self) -> ZmtpDealer:
         if self._conn is None:
@@ -124,6 +134,7 @@ class _ZmtpTransport:
                 self._conn = ZmtpDealer(self._endpoint, timeout=self._timeout)
             except ZmtpError as e:
                 raise DaemonError(e.code, e.message) from None
+            self.broken = False
         return self._conn
 
     def send(self, frames: Sequence, timeout: float) -> bool:
@@ -131,7 +142,7 @@ class _ZmtpTransport:
         try:
             conn.send(frames, timeout=timeout)
         except ZmtpError as e:
-            self._conn = None
+            self._conn, self.broken = None, True
             raise DaemonError(e.code, e.message) from None
         return True
 
@@ -140,7 +151,7 @@ class _ZmtpTransport:
         try:
             return conn.recv(timeout)
         except ZmtpError as e:
-            self._conn = None
+            self._conn, self.broken = None, True
             raise DaemonError(e.code, e.message) from None
 
     def close(self) -> None:
@@ -155,7 +166,7 @@ class DaemonClient:
 
     def __init__(self, endpoint: Optional[str] = None, timeout: float = 10.0, transport: Optional[str] = None,
                  curve_keys: Optional[str] = None, heartbeat_interval: float = HEARTBEAT_INTERVAL):
-        self.endpoint = endpoint or default_endpoint()
+        self.endpoint = _checked_endpoint(endpoint or default_endpoint())
         self.timeout = float(timeout)
         self.heartbeat_interval = heartbeat_interval
         self.limits: Limits = DEFAULT_LIMITS
@@ -174,12 +185,18 @@ class DaemonClient:
         self._pending: List[Message] = []
         self._answered = False      # has the daemon ever answered this client?
         self._last_sent = 0.0
+        self.daemon_pid: Optional[int] = None   # from hello or a heartbeat reply: a new one = a restart
+        self._lease: Optional[float] = None     # the daemon's lease_s, from hello
+        self._longest_silence = 0.0             # longest time without sending since the last submit
 
     # ---- plumbing ------------------------------------------------------------------------------
     def _send(self, type_: str, fields: Dict[str, Any], frames: Optional[list] = None) -> None:
         frames = frames if frames is not None else _encode(type_, fields)
         size = sum(memoryview(f).nbytes for f in frames)
         send_timeout = self.timeout + size / 20e6          # slow links: allow 20 MB/s
+        start = time.monotonic()
+        if self._last_sent:   # time this client sent nothing, not counting a wait for the connection
+            self._longest_silence = max(self._longest_silence, start - self._last_sent)
         if not self._t.send(frames, send_timeout):
             raise self._silent_error()
         self._last_sent = time.monotonic()
@@ -245,6 +262,11 @@ class DaemonClient:
             raise DaemonError("version_mismatch", f"the daemon speaks protocol {info.get('protocol')}, this client "
                                                   f"{PROTOCOL_VERSION}; update both and restart the daemon")
         self.limits = Limits.from_dict(info.get("limits") or {})
+        pid, lease = info.get("pid"), info.get("lease_s")
+        if isinstance(pid, int) and not isinstance(pid, bool):
+            self.daemon_pid = pid
+        if isinstance(lease, (int, float)) and not isinstance(lease, bool) and lease > 0:
+            self._lease = float(lease)
         return info
 
     def submit(self, content: ImageData, styles: Sequence[ImageData], regions: Optional[Sequence[dict]] = None,
@@ -277,6 +299,7 @@ class DaemonClient:
             raise DaemonError(e.code, e.message) from None
         size_s = sum(memoryview(f).nbytes for f in frames) / 20e6
         m = self._request("submit", {}, timeout=self.timeout + size_s, frames=frames, rid=rid)
+        self._longest_silence = 0.0
         if m.type != "accepted":
             raise DaemonError("internal", f"the daemon answered a submit with '{m.type}'")
         self._pending.insert(0, m)
@@ -287,9 +310,16 @@ class DaemonClient:
 
         ``timeout``: the longest silence from the daemon tolerated (it answers each heartbeat, so
         silence means it is gone); default max(timeout, 10) seconds. preview/result carry "image".
+
+        Never waits forever: DaemonError("job_lost") when the daemon's heartbeat replies stop listing
+        the job (it dropped it: this client was silent longer than the lease, e.g. paused, or the
+        daemon restarted), when another daemon process answers, or when the connection breaks;
+        DaemonError("timeout") after ``timeout`` seconds of silence.
         """
         silence = max(self.timeout, 10.0) if timeout is None else timeout
         last_heard = time.monotonic()
+        missing_since: Optional[float] = None   # when heartbeat replies stopped listing the job
+        missing_replies = 0
         while True:
             for i, m in enumerate(self._pending):
                 if m.get("job") == job and m.type in ("accepted", "progress", "preview", "result", "error"):
@@ -300,13 +330,20 @@ class DaemonClient:
                         return
                     break
             else:
-                self._heartbeat_if_due()
-                m = self._recv(min(self.heartbeat_interval, 0.25 + self.heartbeat_interval / 2))
+                try:
+                    self._heartbeat_if_due()
+                    m = self._recv(min(self.heartbeat_interval, 0.25 + self.heartbeat_interval / 2))
+                except DaemonError as e:
+                    if e.code == "timeout" and self._t.broken:
+                        raise self._lost(job, f"the connection to the daemon at {self.endpoint} broke during "
+                                              f"job {job} (the daemon stopped or restarted)") from None
+                    raise
                 now = time.monotonic()
                 if m is None:
                     if now - last_heard > silence:
                         raise DaemonError("timeout", f"the daemon at {self.endpoint} stopped answering during "
-                                                     f"job {job}; `python -m daemon status` tells whether it runs")
+                                                     f"job {job} (nothing for {silence:.0f} s); "
+                                                     f"`python -m daemon status` tells whether it runs")
                     continue
                 last_heard = now
                 if m.get("job") is not None and m.type != "cancel":
@@ -315,6 +352,42 @@ class DaemonClient:
                     # an error not tied to a request or job (e.g. the daemon stopping)
                     yield {"type": "error", "job": job, **m.fields}
                     return
+                elif m.type == "heartbeat":
+                    self._check_restart(m, job)
+                    held = m.get("jobs")
+                    if not isinstance(held, list) or job in held:
+                        missing_since, missing_replies = None, 0
+                        continue
+                    missing_since = now if missing_since is None else missing_since
+                    missing_replies += 1
+                    if missing_replies >= 2 and now - missing_since >= LOST_GRACE:
+                        raise self._lost(job, self._why_missing(job))
+
+    def _check_restart(self, m: Message, job: str) -> None:
+        """A heartbeat reply from another daemon process than the one that took the job: it is lost."""
+        pid = m.get("pid")
+        if not isinstance(pid, int):
+            return
+        if self.daemon_pid is None:
+            self.daemon_pid = pid
+        elif pid != self.daemon_pid:
+            old, self.daemon_pid = self.daemon_pid, pid
+            raise self._lost(job, f"the daemon at {self.endpoint} restarted (process {old}, now {pid}), "
+                                  f"and job {job} ended with the old one")
+
+    def _why_missing(self, job: str) -> str:
+        gap, lease = self._longest_silence, self._lease
+        head = f"the daemon at {self.endpoint} no longer holds job {job}"
+        if lease is not None and gap > lease:
+            return (f"{head}: this client was silent for {gap:.0f} s (paused or suspended?), longer than the "
+                    f"daemon's lease of {lease:g} s, so the daemon dropped it")
+        if lease is not None:
+            return f"{head}: the daemon restarted, or dropped it for another reason (see its log)"
+        return (f"{head}: it dropped it, because this client was silent longer than the daemon's lease "
+                f"(paused or suspended?) or because the daemon restarted")
+
+    def _lost(self, job: str, why: str) -> DaemonError:
+        return DaemonError("job_lost", f"{why}; the job is lost, run it again")
 
     def cancel(self, job: str) -> dict:
         """Ask the daemon to stop the job; it then sends the job's result (cancelled, current image)."""
@@ -344,6 +417,13 @@ def _encode(type_: str, fields: Dict[str, Any]) -> list:
     try:
         return encode(type_, fields)
     except ProtocolError as e:
+        raise DaemonError(e.code, e.message) from None
+
+
+def _checked_endpoint(endpoint: str) -> str:
+    try:
+        return validate_endpoint(endpoint)
+    except EndpointError as e:
         raise DaemonError(e.code, e.message) from None
 
 
@@ -432,7 +512,7 @@ def ensure_daemon(endpoint: Optional[str] = None, python_executable: Optional[st
 
     Raises DaemonError("daemon_failed" | "no_daemon" | "version_mismatch", a sentence to act on).
     """
-    endpoint = endpoint or default_endpoint()
+    endpoint = _checked_endpoint(endpoint or default_endpoint())
     info = _probe(endpoint, 2.0, curve_keys)
     if info is not None:
         return info

@@ -54,6 +54,8 @@ ERROR_CODES = {
     "daemon_failed": "the daemon could not be started",
     "version_mismatch": "the daemon speaks another protocol version",
     "curve_unsupported": "the daemon needs CURVE keys, which need pyzmq",
+    "bad_endpoint": "the endpoint is not tcp://HOST:PORT (port 1 to 65535) or ipc://PATH",
+    "job_lost": "the daemon no longer holds the job (its client was silent past the lease, or it restarted)",
 }
 
 KINDS = {"rgba": 4, "mask": 1}
@@ -461,6 +463,11 @@ def _check_cancel_reply(f: dict, ref: _Refs, limits: Limits) -> None:
     _opt(f, "found", lambda x: isinstance(x, bool), "true or false", False)
 
 
+def _check_heartbeat_reply(f: dict, ref: _Refs, limits: Limits) -> None:
+    _opt(f, "jobs", lambda x: isinstance(x, list) and all(_short_str(64)(j) for j in x), "a list of job ids")
+    _opt(f, "pid", lambda x: _is_int(x) and x > 0, "a process id")
+
+
 _CLIENT_CHECKS = {
     "hello": _check_hello_request,
     "submit": _check_submit,
@@ -474,6 +481,7 @@ _DAEMON_CHECKS = {
     "result": _check_result,
     "error": _check_error,
     "cancel": _check_cancel_reply,
+    "heartbeat": _check_heartbeat_reply,
 }
 
 
@@ -519,3 +527,87 @@ def is_loopback_endpoint(endpoint: str) -> bool:
         return True
     parts = host.split(".")
     return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() and int(p) < 256 for p in parts)
+
+
+class EndpointError(ProtocolError):
+    """An endpoint string that cannot work; ``code`` is "bad_endpoint", str(e) one sentence."""
+
+    def __init__(self, message: str):
+        super().__init__("bad_endpoint", message)
+
+
+_ENDPOINT_FORMS = "tcp://HOST:PORT (e.g. tcp://127.0.0.1:5557) or ipc://PATH"
+_HOST_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+def _ipc_path_limit() -> int:
+    """Longest ipc:// path in bytes (the size of sockaddr_un.sun_path less its NUL)."""
+    import sys
+    return 107 if sys.platform.startswith("linux") else 103
+
+
+def validate_endpoint(endpoint: Any, bind: bool = False) -> str:
+    """Return ``endpoint`` when it is one the daemon can bind and a client can connect to; otherwise
+    raise EndpointError (code "bad_endpoint") with one sentence saying what is wrong.
+
+    Accepted: ``tcp://HOST:PORT`` with PORT a whole number from 1 to 65535 and HOST an IPv4 address,
+    a host name, or an IPv6 address in brackets (``tcp://[::1]:5557``); ``*`` as HOST only when
+    ``bind`` (all interfaces). ``ipc://PATH`` with a non-empty PATH short enough for a Unix socket.
+    Anything else (another scheme, no port, port 0 or out of range, a port that is not a number)
+    is refused: ZeroMQ would otherwise bind another port than the one asked for, or fail later with
+    a less helpful message.
+    """
+    import ipaddress
+
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise EndpointError(f"the endpoint is empty; write {_ENDPOINT_FORMS}")
+    shown = _short(endpoint)
+    if any(ord(c) < 32 or ord(c) == 127 for c in endpoint):
+        raise EndpointError(f"the endpoint {shown} holds control characters; write {_ENDPOINT_FORMS}")
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        raise EndpointError(f"{shown} is not an endpoint; write {_ENDPOINT_FORMS}")
+    if scheme == "ipc":
+        limit = _ipc_path_limit()
+        if not rest:
+            raise EndpointError(f"the endpoint {shown} has no path; write ipc://PATH (e.g. ipc:///tmp/neural-style)")
+        if len(rest.encode("utf-8", "surrogatepass")) > limit:
+            raise EndpointError(f"the ipc path in {shown} is longer than the {limit} bytes a Unix socket allows; "
+                                f"use a shorter path")
+        return endpoint
+    if scheme != "tcp":
+        raise EndpointError(f"the endpoint {shown} uses the scheme {scheme!r}; write {_ENDPOINT_FORMS}")
+    host, sep, port = rest.rpartition(":")
+    if not sep:
+        raise EndpointError(f"the endpoint {shown} has no port; write tcp://HOST:PORT (e.g. tcp://127.0.0.1:5557)")
+    if not port.isascii() or not port.isdigit():
+        raise EndpointError(f"the port {_short(port)} in {shown} is not a whole number; "
+                            f"write tcp://HOST:PORT with a port from 1 to 65535")
+    if not 1 <= int(port) <= 65535:
+        raise EndpointError(f"the port {int(port)} in {shown} is out of range; ports go from 1 to 65535")
+    if not host:
+        raise EndpointError(f"the endpoint {shown} has no host; write tcp://HOST:PORT (e.g. tcp://127.0.0.1:{port})")
+    if host == "*":
+        if not bind:
+            raise EndpointError(f"a client cannot connect to {shown} ('*' means every interface, for serve only); "
+                                f"name the daemon's host (e.g. tcp://127.0.0.1:{port})")
+        return endpoint
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise EndpointError(f"{_short(host)} in {shown} is not an IPv6 address") from None
+        return endpoint
+    if ":" in host:
+        raise EndpointError(f"write an IPv6 host in brackets: tcp://[{host}]:{port}")
+    labels = host.split(".")
+    if all(p.isascii() and p.isdigit() for p in labels):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise EndpointError(f"{_short(host)} in {shown} is not an IPv4 address") from None
+        return endpoint
+    if len(host) > 253 or not all(0 < len(p) <= 63 and set(p) <= _HOST_LABEL_CHARS
+                                  and not p.startswith("-") and not p.endswith("-") for p in labels):
+        raise EndpointError(f"{_short(host)} in {shown} is not a host name or address")
+    return endpoint

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.protocol import (DEFAULT_LIMITS, ERROR_CODES, PROTOCOL_VERSION, ImageData, Limits, MaskData,
-                             ProtocolError, decode, encode, error_frames, is_loopback_endpoint)
+from shared.protocol import (DEFAULT_LIMITS, ERROR_CODES, PROTOCOL_VERSION, EndpointError, ImageData, Limits,
+                             MaskData, ProtocolError, decode, encode, error_frames, is_loopback_endpoint,
+                             validate_endpoint)
 
 
 def img(w, h, seed=0):
@@ -240,6 +241,69 @@ def test_loopback_endpoints():
     for ep in ("tcp://0.0.0.0:5557", "tcp://*:5557", "tcp://192.168.1.5:5557", "tcp://example.com:1",
                "tcp://127.0.0.1.evil.com:5", "udp://127.0.0.1:5"):
         assert not is_loopback_endpoint(ep), ep
+
+
+GOOD_ENDPOINTS = ["tcp://127.0.0.1:5557", "tcp://localhost:1", "tcp://[::1]:65535", "tcp://0.0.0.0:5557",
+                  "tcp://gimp-box.example.org:5557", "ipc:///tmp/neural-style", "ipc:///tmp/a folder/sock"]
+BAD_ENDPOINTS = {   # endpoint -> a word the sentence must hold
+    "garbage": "not an endpoint",
+    "": "empty",
+    "tcp://127.0.0.1:abc": "not a whole number",
+    "tcp://127.0.0.1:99999": "out of range",
+    "tcp://127.0.0.1:65536": "out of range",
+    "tcp://127.0.0.1:0": "out of range",
+    "tcp://127.0.0.1:-1": "not a whole number",
+    "tcp://127.0.0.1": "no port",
+    "tcp://127.0.0.1:": "not a whole number",
+    "tcp://:5557": "no host",
+    "tcp://*:5557": "cannot connect",
+    "tcp://::1:5557": "brackets",
+    "tcp://[not-ip]:5557": "not an IPv6 address",
+    "tcp://300.1.1.1:5557": "not an IPv4 address",
+    "tcp://bad_host!:5557": "not a host name",
+    "udp://127.0.0.1:5557": "scheme",
+    "inproc://x": "scheme",
+    "http://127.0.0.1:5557": "scheme",
+    "tcp://127.0.0.1:5557\n": "control characters",
+    "ipc://": "no path",
+    "ipc:///tmp/" + "x" * 200: "longer than",
+}
+
+
+@pytest.mark.parametrize("endpoint", GOOD_ENDPOINTS)
+def test_endpoints_that_can_work_are_accepted_unchanged(endpoint):
+    assert validate_endpoint(endpoint) == endpoint
+    assert validate_endpoint(endpoint, bind=True) == endpoint
+
+
+@pytest.mark.parametrize("endpoint", sorted(BAD_ENDPOINTS))
+def test_bad_endpoints_are_refused_in_one_sentence(endpoint):
+    with pytest.raises(EndpointError) as e:
+        validate_endpoint(endpoint)
+    err = e.value
+    assert isinstance(err, ProtocolError) and isinstance(err, ValueError)
+    assert err.code == "bad_endpoint" and err.code in ERROR_CODES
+    assert BAD_ENDPOINTS[endpoint] in str(err), str(err)
+    assert "\n" not in str(err) and str(err) == err.message
+
+
+def test_star_host_is_only_for_binding():
+    assert validate_endpoint("tcp://*:5557", bind=True) == "tcp://*:5557"
+    with pytest.raises(EndpointError):
+        validate_endpoint("tcp://*:0", bind=True)
+
+
+@pytest.mark.parametrize("endpoint", ["garbage", "tcp://127.0.0.1:abc", "tcp://127.0.0.1:99999"])
+@pytest.mark.parametrize("transport", ["pyzmq", "zmtp"])
+def test_a_client_with_a_bad_endpoint_fails_at_once_with_bad_endpoint(endpoint, transport):
+    from shared.client import DaemonClient, DaemonError, ensure_daemon
+
+    with pytest.raises(DaemonError) as e:
+        DaemonClient(endpoint, transport=transport)
+    assert e.value.code == "bad_endpoint" and endpoint in str(e.value)
+    with pytest.raises(DaemonError) as e:   # and nothing gets started for it
+        ensure_daemon(endpoint, python_executable="/nonexistent/python")
+    assert e.value.code == "bad_endpoint"
 
 
 # ---- the standard-library ZMTP client against a real pyzmq ROUTER -----------------------------------------
