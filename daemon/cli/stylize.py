@@ -20,8 +20,8 @@ from typing import Optional
 
 from .. import __version__
 from .common import (ENDPOINT_HELP, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, CliError, ProgressBar,
-                     add_model_args, check_output_path, err, finite_float, float_list, model_spec, non_negative_int,
-                     positive_int, progress_text, read_image, read_mask, whole_number, write_image, write_report)
+                     add_model_args, check_output_path, check_writable, endpoint_of, err, finite_float, float_list, model_spec, non_negative_int,
+                     positive_int, progress_text, read_image, read_mask, resolve_weights, whole_number, write_image, write_report)
 
 # daemon error codes that mean "change the request" (exit 2) rather than "the daemon failed" (exit 1)
 BAD_INPUT_CODES = {"bad_input", "empty_region", "bad_field", "bad_frames", "too_large", "not_finite"}
@@ -185,6 +185,8 @@ def build_job(args) -> Job:
     from ..engine.options import INIT_MODES
 
     check_output_path(args.output)
+    if args.weights:
+        args.weights = resolve_weights(args.weights)
     content, alpha = read_image(args.content, "content image")
     styles = [read_image(p, "style image")[0] for p in args.style]
     regions = [_parse_region(spec, len(styles)) for spec in args.region or []]
@@ -196,6 +198,11 @@ def build_job(args) -> Job:
         given["init"] = "content"
     options = dataclasses.replace(apply_preset(TransferOptions(), args.quality), **given)
     options.validate(len(styles))
+    check_writable(args.output, "output")       # before the job: nothing computed is then lost
+    if args.report:
+        check_writable(args.report, "report")
+    if args.preview_dir:
+        check_writable(args.preview_dir, "preview folder", folder=True)
     return Job(content=content, content_alpha=alpha, styles=styles, regions=regions, init_image=init_image,
                options=options, output=args.output, report=args.report, preview_dir=args.preview_dir,
                preview_every=args.preview_every,
@@ -204,6 +211,8 @@ def build_job(args) -> Job:
 
 # ---- stylize -------------------------------------------------------------------------------------
 def cmd_stylize(args) -> int:
+    if not args.local:
+        endpoint_of(args)
     job = build_job(args)
     return run_local(job, args) if args.local else run_remote(job, args)
 
@@ -293,11 +302,9 @@ def _daemon_args(args) -> list:
 def run_remote(job: Job, args) -> int:
     """``stylize`` through the daemon at args.endpoint, starting it (detached) when none answers."""
     from shared.client import DaemonClient, DaemonError, ensure_daemon
-    from shared.protocol import default_endpoint
-
     from ..service.convert import image_to_rgb, submit_fields
 
-    endpoint = args.endpoint or default_endpoint()
+    endpoint = endpoint_of(args)
     t0 = time.perf_counter()
     try:
         info = ensure_daemon(endpoint, sys.executable, timeout=180.0, extra_args=_daemon_args(args))
@@ -377,6 +384,7 @@ def cmd_mix_styles(args) -> int:
     check_output_path(args.output)
     coarse, _ = read_image(args.coarse, "coarse style image")
     fine, _ = read_image(args.fine, "fine style image")
+    check_writable(args.output, "output")
     model = load_model(model_spec(args))
     bar = ProgressBar()
     mixed = mix_styles(model, coarse, fine, size=args.size, steps=args.steps, seed=args.seed,
