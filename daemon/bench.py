@@ -7,10 +7,12 @@ the loss each reaches after the same number of steps, both evaluated with OUR ob
 relu4_2 + Gram relu1_1…relu5_1, weights 1e3/C²) so the numbers compare. It also times each quality
 preset from request to result with a warm model, and a parity run of the fast path (bf16 autocast)
 against plain fp32. Prints a table and writes JSON with the device, versions and command.
+
+Its flags are in ``daemon/cli/bench.py``; it uses the engine, ``service.convert`` (to build the
+daemon requests) and ``shared.client``, never the command line's internals.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -147,9 +149,8 @@ def time_presets_through_daemon(args, sizes: List[int], presets: List[str]) -> D
     import subprocess
 
     from shared.client import DaemonClient
-    from .cli import Job
     from .engine import TransferOptions, apply_preset
-    from .service.commands import build_submit
+    from .service.convert import submit_fields
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -169,10 +170,8 @@ def time_presets_through_daemon(args, sizes: List[int], presets: List[str]) -> D
 
             def one(size: int, options) -> float:
                 content, style = _images(size)
-                job = Job(content=content, content_alpha=None, styles=[style], regions=[], init_image=None,
-                          options=options, output="")
                 t = time.perf_counter()
-                job_id = c.submit(**build_submit(job))
+                job_id = c.submit(**submit_fields(content, [style], options))
                 for ev in c.events(job_id):
                     if ev.get("type") == "error":
                         raise RuntimeError(ev.get("message"))
@@ -347,23 +346,3 @@ def _print_summary(out: Dict) -> None:
         q = out["parity"]
         print(f"\nparity ({q['size'][1]}×{q['size'][0]}, {q['steps']} steps): fast / fp32 final loss = {q['ratio']:.4f}")
     print(flush=True)
-
-
-def add_commands(sub) -> None:
-    p = sub.add_parser("bench", help="speed: our engine against pastiche, side by side on one device")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--pooling", default="avg", choices=["avg", "max"])
-    p.add_argument("--sizes", help="long edges, comma-separated (default 256,512; on a GPU 256,512,1024,2048)")
-    p.add_argument("--steps", type=int, help="timed steps per measurement (default 5 on CPU, 50 on GPU)")
-    p.add_argument("--warmup", type=int, help="untimed steps first (default 2 on CPU, 10 on GPU)")
-    p.add_argument("--repeats", type=int, help="measurements per size, ours and pastiche alternating; the median counts (default 3)")
-    p.add_argument("--pastiche-max-size", type=int, default=4096, help="skip pastiche above this size")
-    p.add_argument("--no-pastiche", action="store_true")
-    p.add_argument("--presets", default="preview,standard,high")
-    p.add_argument("--preset-sizes", help="sizes for preset wall times (default 256 on CPU, 512,1024 on GPU; '' = none)")
-    p.add_argument("--through-daemon", action="store_true",
-                   help="also time the presets from request to result through a real (warm) daemon")
-    p.add_argument("--parity-size", type=int, default=0, help="also compare fast vs fp32 final loss at this size")
-    p.add_argument("--parity-steps", type=int, default=100)
-    p.add_argument("--json", help="write the results as JSON here")
-    p.set_defaults(func=main_bench)

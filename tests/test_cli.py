@@ -1,7 +1,11 @@
 """The command line as a user runs it: real processes, real weights, tiny images."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -119,14 +123,74 @@ def test_unknown_output_type(tmp_path):
 
 
 def test_torchvision_weights_say_what_is_missing(tmp_path):
-    proc = stylize("--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.png"),
-                   "--weights", "torchvision", "--size", "32", "--steps", "1")
+    """Where torchvision cannot be imported, --weights torchvision is one line naming it and the fix.
+    A torchvision that fails to import is put first on the path, so this holds on every machine."""
+    broken = tmp_path / "site" / "torchvision"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('torchvision is not installed here')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(broken.parent), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-m", "daemon", "stylize", "--local", "--content", CONTENT, "--style", STYLE,
+                           "--output", str(tmp_path / "o.png"), "--weights", "torchvision", "--size", "32",
+                           "--steps", "1"], capture_output=True, text=True, timeout=300, env=env)
+    assert_one_line_error(proc, "--weights torchvision needs a working torchvision", "pip install")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_torchvision_weights_work_where_torchvision_and_its_weights_are_there(tmp_path):
     try:
+        import torch
         import torchvision  # noqa: F401
     except Exception:
-        assert proc.returncode == 2 and "torchvision" in proc.stderr and "Traceback" not in proc.stderr
-    else:  # where torchvision works (and its weights are cached) the run simply succeeds
-        assert proc.returncode in (0, 2)
+        pytest.skip("torchvision is not installed")
+    if not list(Path(torch.hub.get_dir(), "checkpoints").glob("vgg19-*.pth")):
+        pytest.skip("torchvision's VGG-19 weights are not downloaded")
+    out = tmp_path / "o.png"
+    proc = stylize("--content", CONTENT, "--style", STYLE, "--output", str(out), "--weights", "torchvision",
+                   "--size", "32", "--steps", "1", "--levels", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size == (32, 21)
+
+
+def test_ctrl_c_in_a_local_run_keeps_the_partial_image(tmp_path):
+    """The first Ctrl-C asks the engine to stop: the current image is written and the exit status is
+    the cancelled one (130), as through the daemon."""
+    out, report = tmp_path / "o.png", tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "daemon", "stylize", "--local", "--content", CONTENT,
+                             "--style", STYLE, "--output", str(out), "--report", str(report), "--size", "48",
+                             "--levels", "1", "--steps", "100000", "--optimizer", "adam"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in proc.stderr:          # wait for the first progress line: the run is under way
+            seen.append(line)
+            if "step" in line:
+                break
+        assert any("step" in l for l in seen), "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "cancelling" in stderr
+    assert "(cancelled: partial result)" in stdout
+    assert Image.open(out).size == (48, 32)
+    r = json.loads(report.read_text())
+    assert r["mode"] == "local" and 0 < r["steps_done"] < 100000
+
+
+def test_help_shows_every_transfer_option_with_its_default():
+    from daemon.engine import TransferOptions
+
+    proc = run("stylize", "--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    for f in dataclasses.fields(TransferOptions):
+        flag = "--precise" if f.name == "fast" else "--" + f.name.replace("_", "-")
+        assert flag in text, flag
+    assert "--content-weight CONTENT_WEIGHT alpha, weight of the content loss (default 30.0)" in text
+    assert "--lbfgs-history LBFGS_HISTORY L-BFGS history length (default 20)" in text
+    assert "--steps STEPS optimisation steps at the final size (default from --quality: preview 60" in text
 
 
 def test_every_control_reaches_the_engine_from_the_command_line(tmp_path):
@@ -148,3 +212,186 @@ def test_every_control_reaches_the_engine_from_the_command_line(tmp_path):
     assert (o["optimizer"], o["learning_rate"], o["seed"], o["style_scale"]) == ("adam", 3.0, 5, 1.5)
     assert (o["content_weight"], o["style_weight"], o["fast"]) == (2.0, 3.0, False)
     assert r["model"]["pooling"] == "max" and r["mix"]["steps"] == 2 and r["regions"] == 1
+
+
+# ---- image files of every kind (issue 10) ---------------------------------------------------------
+def _save(im, path):
+    im.save(path)
+    return str(path)
+
+
+def _grey16(v, size=(32, 24)):
+    return Image.fromarray(np.full(size[::-1], v, np.uint16))           # mode I;16
+
+
+def _palette(transparent: bool):
+    im = Image.new("P", (32, 24), 0)
+    im.putpalette([200, 30, 10, 10, 200, 30] + [0] * 762)
+    im.paste(1, (0, 0, 10, 24))
+    if transparent:
+        im.info["transparency"] = 1
+    return im
+
+
+@pytest.mark.parametrize("make,ext,rgb,alpha", [
+    (lambda: _grey16(32896), "png", (128, 128, 128), None),                         # 16-bit: mid-grey, not 255
+    (lambda: Image.fromarray(np.full((24, 32), 16448, np.int32)), "tif", (64, 64, 64), None),   # 32-bit int
+    (lambda: Image.fromarray(np.full((24, 32), 0.75, np.float32)), "tif", (191, 191, 191), None),  # float 0-1
+    (lambda: _palette(False), "png", (200, 30, 10), None),
+    (lambda: _palette(True), "png", (200, 30, 10), "left columns transparent"),
+    (lambda: Image.new("CMYK", (32, 24), (0, 255, 255, 0)), "tif", (255, 0, 0), None),
+    (lambda: Image.new("CMYK", (32, 24), (0, 255, 255, 0)), "jpg", (255, 0, 0), None),
+    (lambda: Image.new("LA", (32, 24), (90, 128)), "png", (90, 90, 90), "half"),
+    (lambda: Image.new("RGBA", (32, 24), (10, 20, 30, 0)), "png", (10, 20, 30), "none"),
+], ids=["I;16", "I", "F", "P", "P+transparency", "CMYK-tif", "CMYK-jpg", "LA", "RGBA"])
+def test_every_image_mode_reads_as_its_colours(tmp_path, make, ext, rgb, alpha):
+    """What content, style and init images go through (read_image): the right colours and alpha."""
+    from daemon.cli.common import read_image
+
+    path = _save(make(), tmp_path / f"im.{ext}")
+    got, got_alpha = read_image(path, "content image")
+    assert got.shape == (24, 32, 3) and got.dtype == np.uint8
+    tol = 6 if ext == "jpg" else 1
+    assert np.abs(got[5, 20].astype(int) - rgb).max() <= tol, got[5, 20]
+    if alpha is None:
+        assert got_alpha is None
+    elif alpha == "left columns transparent":
+        assert (got_alpha[:, :10] == 0).all() and (got_alpha[:, 10:] == 255).all()
+    elif alpha == "half":
+        assert (got_alpha == 128).all()
+    else:
+        assert (got_alpha == 0).all()
+
+
+@pytest.mark.parametrize("make,ext,value", [
+    (lambda: _grey16(65535), "png", 1.0), (lambda: _grey16(32896), "png", 0.5),
+    (lambda: Image.fromarray(np.full((24, 32), 0.25, np.float32)), "tif", 0.25),
+    (lambda: Image.new("LA", (32, 24), (255, 0)), "png", 1.0), (lambda: _palette(False), "png", 79 / 255),
+], ids=["I;16-white", "I;16-grey", "F", "LA", "P"])
+def test_every_mask_mode_reads_as_its_grey(tmp_path, make, ext, value):
+    from daemon.cli.common import read_mask
+
+    m = read_mask(_save(make(), tmp_path / f"m.{ext}"), "region mask")
+    assert m.shape == (24, 32) and abs(float(m[5, 20]) - value) < 0.01, m[5, 20]
+
+
+def test_a_16_bit_grey_content_and_a_palette_init_come_out_right(tmp_path):
+    """The real command, 0 steps: the output is the initial image, with the content's alpha."""
+    content = np.full((24, 32), 32896, np.uint16)                   # 16-bit mid-grey
+    content[:, :8] = 65535
+    _save(Image.fromarray(content), tmp_path / "c.png")
+    la = Image.merge("LA", [Image.fromarray(np.full((24, 32), 100, np.uint8)),
+                            Image.fromarray(np.where(np.arange(32) < 16, 0, 255).astype(np.uint8)[None].repeat(24, 0))])
+    _save(la, tmp_path / "la.png")
+    out, out2 = tmp_path / "o.png", tmp_path / "o2.png"
+    proc = stylize("--content", str(tmp_path / "c.png"), "--style", STYLE, "--output", str(out), "--size", "32",
+                   "--steps", "0", "--levels", "1")
+    assert proc.returncode == 0, proc.stderr
+    o = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert np.abs(o[:, 12:] - 128).max() <= 2 and np.abs(o[:, :6] - 255).max() <= 2
+    proc = stylize("--content", str(tmp_path / "la.png"), "--style", _save(Image.fromarray(np.full((24, 32), 0.5, np.float32)), tmp_path / "s.tif"),
+                   "--init", _save(_palette(True), tmp_path / "p.png"), "--output", str(out2), "--size", "32",
+                   "--steps", "0", "--levels", "1", "--region", f"{_save(_grey16(65535), tmp_path / 'm.png')}=0")
+    assert proc.returncode == 0, proc.stderr
+    o = np.asarray(Image.open(out2))
+    assert o.shape == (24, 32, 4)
+    assert (o[:, :16, 3] == 0).all() and (o[:, 16:, 3] == 255).all()          # the LA content's alpha
+    assert np.abs(o[5, 20, :3].astype(int) - (200, 30, 10)).max() <= 2        # the palette init's colour
+
+
+# ---- refused in one line, before any work ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory):
+    """A 20000×20000 1-bit PNG: a few KB on disk, 400 million pixels for PIL's bomb check."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    z = zlib.compressobj(9)
+    row = bytes(1 + 20000 // 8)
+    idat = b"".join(z.compress(row) for _ in range(20000)) + z.flush()
+    path = tmp_path_factory.mktemp("bomb") / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    assert path.stat().st_size < 200_000
+    return str(path)
+
+
+@pytest.mark.parametrize("role", ["content", "style", "mask"])
+def test_a_decompression_bomb_is_one_line(tmp_path, bomb, role):
+    content = bomb if role == "content" else CONTENT
+    style = bomb if role == "style" else STYLE
+    extra = ["--region", f"{bomb}=0"] if role == "mask" else []
+    proc = stylize("--content", content, "--style", style, "--output", str(tmp_path / "o.png"), *extra)
+    assert_one_line_error(proc, "bomb.png", "too large", "400,000,000 pixels")
+
+
+def _unwritable(tmp_path, case):
+    if case == "under a file":
+        return "/etc/hostname/x.png"
+    if case == "under a file, two folders down":
+        (tmp_path / "f").write_text("x")
+        return str(tmp_path / "f" / "sub" / "x.png")
+    if case == "a folder":
+        (tmp_path / "d.png").mkdir()
+        return str(tmp_path / "d.png")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    return str(ro / "x.png")
+
+
+@pytest.mark.parametrize("case", ["under a file", "under a file, two folders down", "a folder", "read-only folder"])
+def test_an_unwritable_output_is_refused_before_the_job(tmp_path, case):
+    """100000 steps: refused after the job, this would not finish within the test's time."""
+    if case == "read-only folder" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    out = _unwritable(tmp_path, case)
+    proc = stylize("--content", CONTENT, "--style", STYLE, "--output", out, "--size", "32", "--levels", "1",
+                   "--steps", "100000", "--optimizer", "adam")
+    assert_one_line_error(proc, "cannot write the output")
+
+
+def test_an_unwritable_report_is_refused_before_the_job(tmp_path):
+    proc = stylize("--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.png"),
+                   "--report", "/etc/hostname/r.json", "--size", "32", "--levels", "1", "--steps", "100000",
+                   "--optimizer", "adam")
+    assert_one_line_error(proc, "cannot write the report", "/etc/hostname is a file")
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("command,endpoint,says", [
+    ("stylize", "garbage", "is not tcp://HOST:PORT"),
+    ("stylize", "tcp://127.0.0.1:abc", "port must be a whole number"),
+    ("stylize", "tcp://127.0.0.1:99999", "from 1 to 65535"),
+    ("status", "garbage", "is not tcp://HOST:PORT"),
+    ("stop", "tcp://:5557", "is not tcp://HOST:PORT"),
+    ("serve", "tcp://127.0.0.1:99999", "from 1 to 65535"),
+])
+def test_a_bad_endpoint_is_one_line(tmp_path, command, endpoint, says):
+    args = ["--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.png")] if command == "stylize" else []
+    proc = run(command, *args, "--endpoint", endpoint, timeout=120)
+    assert_one_line_error(proc, endpoint, says)
+
+
+def test_a_relative_weights_path_is_the_users_not_the_daemons(tmp_path):
+    """A daemon started on demand runs in the project's folder: the CLI hands it the absolute path."""
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "w.pt").write_text("not a state dict")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+               NEURAL_STYLE_LOG=str(tmp_path / "daemon.log"))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "daemon", "stylize", "--endpoint", endpoint, "--content", CONTENT,
+                               "--style", STYLE, "--output", "o.png", "--weights", "w.pt", "--device", "cpu",
+                               "--size", "32", "--steps", "1", "--levels", "1"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        subprocess.run([sys.executable, "-m", "daemon", "stop", "--endpoint", endpoint], cwd=root, env=env,
+                       capture_output=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"cannot read weights file {tmp_path / 'w.pt'}" in proc.stderr, proc.stderr

@@ -4,7 +4,6 @@
 - ``jobs``: jobs and the FIFO queue (one job at a time per device).
 - ``convert``: wire frames <-> numpy arrays, option dicts <-> TransferOptions.
 - ``memory``: the memory estimate before a job and the fallback plan.
-- ``commands``: ``serve`` / ``status`` / ``stop`` and the daemon side of ``stylize``.
 
 The wire format itself lives in ``shared.protocol`` (standard library only, shared with the
 plug-in); docs/protocol.md describes it.

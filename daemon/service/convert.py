@@ -106,3 +106,27 @@ def json_safe(x: Any) -> Any:
         except Exception:
             pass
     return str(x)
+
+
+# ---- the client's side: engine arrays -> a submit -------------------------------------------------
+def float_to_mask(m: np.ndarray, size_hw: Tuple[int, int]) -> MaskData:
+    """A float mask in [0, 1] of any size -> an 8-bit MaskData of size_hw (the wire wants equal sizes)."""
+    a = np.clip(np.round(np.asarray(m, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+    a = resize_gray(a, size_hw)
+    return MaskData(size_hw[1], size_hw[0], np.ascontiguousarray(a).tobytes())
+
+
+def submit_fields(content: np.ndarray, styles: list, options: TransferOptions,
+                  content_alpha: Optional[np.ndarray] = None, regions: list = (),
+                  init_image: Optional[np.ndarray] = None, preview: bool = False) -> dict:
+    """Engine inputs (arrays, Regions, TransferOptions) -> ``DaemonClient.submit`` keyword arguments:
+    the inverse of what the server does with a submit (``image_to_rgb``, ``to_regions``,
+    ``options_from_dict``)."""
+    hw = content.shape[:2]
+    wire_regions = [{"content_mask": float_to_mask(r.content_mask, hw), "style": int(r.style),
+                     "style_mask": None if r.style_mask is None else float_to_mask(r.style_mask,
+                                                                                  styles[r.style].shape[:2]),
+                     "invert": False} for r in regions]
+    init = None if init_image is None else rgb_to_image(resize_rgb(init_image, hw))
+    return dict(content=rgb_to_image(content, content_alpha), styles=[rgb_to_image(s) for s in styles],
+                regions=wire_regions, options=options.to_dict(), init=init, preview=bool(preview))

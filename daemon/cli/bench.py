@@ -1,0 +1,28 @@
+"""``bench``: the benchmark's command-line arguments; the measuring is ``daemon.bench``."""
+from __future__ import annotations
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("bench", help="speed: our engine against pastiche, side by side on one device")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--pooling", default="avg", choices=["avg", "max"])
+    p.add_argument("--sizes", help="long edges, comma-separated (default 256,512; on a GPU 256,512,1024,2048)")
+    p.add_argument("--steps", type=int, help="timed steps per measurement (default 5 on CPU, 50 on GPU)")
+    p.add_argument("--warmup", type=int, help="untimed steps first (default 2 on CPU, 10 on GPU)")
+    p.add_argument("--repeats", type=int, help="measurements per size, ours and pastiche alternating; the median counts (default 3)")
+    p.add_argument("--pastiche-max-size", type=int, default=4096, help="skip pastiche above this size")
+    p.add_argument("--no-pastiche", action="store_true")
+    p.add_argument("--presets", default="preview,standard,high")
+    p.add_argument("--preset-sizes", help="sizes for preset wall times (default 256 on CPU, 512,1024 on GPU; '' = none)")
+    p.add_argument("--through-daemon", action="store_true",
+                   help="also time the presets from request to result through a real (warm) daemon")
+    p.add_argument("--parity-size", type=int, default=0, help="also compare fast vs fp32 final loss at this size")
+    p.add_argument("--parity-steps", type=int, default=100)
+    p.add_argument("--json", help="write the results as JSON here")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from ..bench import main_bench
+
+    return main_bench(args)
