@@ -127,29 +127,23 @@ def resolve_weights(weights: str) -> str:
     return weights if weights in ("original", "torchvision") else os.path.abspath(os.path.expanduser(weights))
 
 
-def check_endpoint(endpoint: str) -> str:
-    """The endpoint, or a CliError saying what is wrong with it: tcp://HOST:PORT (PORT 1-65535),
-    ipc://PATH or inproc://NAME."""
-    scheme, sep, rest = endpoint.partition("://")
-    if not sep or scheme not in ("tcp", "ipc", "inproc"):
-        raise CliError(f"endpoint {endpoint!r} is not tcp://HOST:PORT, ipc://PATH or inproc://NAME")
-    if scheme != "tcp":
-        if not rest:
-            raise CliError(f"endpoint {endpoint!r} names no {'path' if scheme == 'ipc' else 'name'}")
-        return endpoint
-    host, colon, port = rest.rpartition(":")
-    if not colon or not host or host in ("[]",):
-        raise CliError(f"endpoint {endpoint!r} is not tcp://HOST:PORT")
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise CliError(f"endpoint {endpoint!r}: the port must be a whole number from 1 to 65535 (got {port!r})")
-    return endpoint
+def check_endpoint(endpoint: str, bind: bool = False) -> str:
+    """The endpoint, or a CliError with the protocol's one sentence on what is wrong with it
+    (``shared.protocol.validate_endpoint``: tcp://HOST:PORT with PORT 1-65535, or ipc://PATH)."""
+    from shared.protocol import EndpointError, validate_endpoint
+
+    try:
+        return validate_endpoint(endpoint, bind=bind)
+    except EndpointError as e:
+        raise CliError(e.message) from None
 
 
-def endpoint_of(args) -> str:
-    """``--endpoint``, else $NEURAL_STYLE_ENDPOINT, else the default; checked."""
+def endpoint_of(args, bind: bool = False) -> str:
+    """``--endpoint``, else $NEURAL_STYLE_ENDPOINT, else the default; checked (``bind``: for serve,
+    where ``tcp://*:PORT`` is allowed)."""
     from shared.protocol import default_endpoint
 
-    return check_endpoint(getattr(args, "endpoint", None) or default_endpoint())
+    return check_endpoint(getattr(args, "endpoint", None) or default_endpoint(), bind=bind)
 
 
 def model_spec(args):

@@ -60,7 +60,7 @@ def cmd_serve(args) -> int:
 
     limits = Limits(**{**DEFAULT_LIMITS.to_dict(), "max_pixels": args.max_pixels,
                        "max_message_bytes": args.max_message_mb << 20})
-    config = ServeConfig(endpoint=endpoint_of(args), device=args.device, weights=resolve_weights(args.weights),
+    config = ServeConfig(endpoint=endpoint_of(args, bind=True), device=args.device, weights=resolve_weights(args.weights),
                          pooling=args.pooling, idle_exit=args.idle_exit, curve_keys=args.curve_keys,
                          lease=max(0.5, args.lease), preview_every=args.preview_every, log_path=args.log,
                          limits=limits, cache_bytes=args.cache_mb << 20, max_waiting=args.max_waiting,

@@ -24,7 +24,7 @@ from .common import (ENDPOINT_HELP, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_ERROR, 
                      positive_int, progress_text, read_image, read_mask, resolve_weights, whole_number, write_image, write_report)
 
 # daemon error codes that mean "change the request" (exit 2) rather than "the daemon failed" (exit 1)
-BAD_INPUT_CODES = {"bad_input", "empty_region", "bad_field", "bad_frames", "too_large", "not_finite"}
+BAD_INPUT_CODES = {"bad_input", "empty_region", "bad_field", "bad_frames", "too_large", "not_finite", "bad_endpoint"}
 
 
 # ---- the flags -----------------------------------------------------------------------------------
