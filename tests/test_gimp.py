@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -174,13 +175,15 @@ def test_selection_and_style_file_gives_a_masked_layer_that_one_undo_removes(tmp
     gui = gimp_console.replace("gimp-console", "gimp")
     if not all(has(pre + ["sh", "-c", f"command -v {n}"]) for n in ("xvfb-run", "xdotool", gui)):
         missing(f"{gui}, xvfb-run or xdotool is missing (this case types Ctrl+Z into GIMP's GUI)")
-    ready, done = tmp_path / "ready", tmp_path / "done"
+    ready = tmp_path / "ready"
     script = batch_script(tmp_path, "case_selection.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
-                          height=HEIGHT, steps=STEPS, gui=True, ready=str(ready), done=str(done))
+                          height=HEIGHT, steps=STEPS, gui=True, ready=str(ready))
+    # the image's window, found by the title GIMP gives it ("... 64x43 – GIMP"); not the Welcome dialog
     cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / "undo_gui.sh"), gui,
-                 str(script), str(ready), str(done)]
+                 str(script), str(ready), f" {WIDTH}x{HEIGHT} .+ GIMP$"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=gimp_env(tmp_path, daemon),
                           stdin=subprocess.DEVNULL)
+    print(proc.stderr[-2000:])
     r = result_of(proc)
     assert r["registered"], "GIMP did not register plug-in-neural-style"
     assert r["ok"], f"{r['status']}: {r['error']}"
@@ -256,3 +259,61 @@ def test_the_copy_install_py_puts_in_a_profile_works_on_its_own(tmp_path, gimp_c
     out = run_batch(gimp_console, script, env)
     assert out["ok"], out["error"]
     assert len(out["layers"]) == 2 and out["new_index"] == out["source_index"] - 1
+
+
+class Watcher:
+    """What the plug-in's progress bar and Stop window show (daemon_link.stylize's feedback; in GIMP it
+    is dialog.Feedback): the texts of the accepted/progress events, and the Stop button."""
+
+    def __init__(self, link, on_accepted=None):
+        self.link = link
+        self.texts = []
+        self.stop_requested = False
+        self.running = threading.Event()
+        self.on_accepted = on_accepted
+
+    def pump(self):
+        pass
+
+    def show(self, ev):
+        if ev["type"] in ("accepted", "progress"):
+            self.texts.append(self.link.progress_text(ev))
+        if ev["type"] == "accepted" and self.on_accepted:
+            self.on_accepted()
+        if ev["type"] == "progress" and ev.get("total"):
+            self.running.set()
+
+
+def test_the_plugin_shows_its_place_in_the_queue_and_stop_keeps_the_image(daemon):
+    """The plug-in's daemon conversation (daemon_link, which needs no GIMP) against the real daemon:
+    a second job waits behind a running one and says so from the protocol's ``accepted.position``;
+    pressing Stop on the first ends it with its current image, marked stopped."""
+    from PIL import Image
+    from shared import client
+    sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
+    import daemon_link as link
+
+    def pixels(path):
+        im = Image.open(path).convert("RGBA").resize((WIDTH, HEIGHT))
+        return client.ImageData(WIDTH, HEIGHT, im.tobytes())
+
+    content, style = pixels(CONTENT), pixels(STYLE)
+    long_job = link.Submission(content, [style], options={"quality": "preview", "size": 0, "steps": 5000})
+    short_job = link.Submission(content, [style], options={"quality": "preview", "size": 0, "steps": STEPS})
+    first = Watcher(link)
+    second = Watcher(link, on_accepted=lambda: setattr(first, "stop_requested", True))
+    done = {}
+    worker = threading.Thread(target=lambda: done.update(first=link.stylize(client, daemon, long_job, first)))
+    worker.start()
+    try:
+        assert first.running.wait(300), "the first job never started"     # a guard, not a timing
+        pic, stopped = link.stylize(client, daemon, short_job, second)
+    finally:
+        first.stop_requested = True
+        worker.join(300)
+    assert second.texts[0] == "Neural style: waiting for 1 job(s) ahead", second.texts
+    assert not stopped and (pic.width, pic.height) == (WIDTH, HEIGHT)
+    first_pic, first_stopped = done["first"]
+    assert first_stopped, "Stop ends the job with its current image"
+    assert (first_pic.width, first_pic.height) == (WIDTH, HEIGHT)
+    assert first.texts[0] == "Neural style: started"

@@ -1,27 +1,24 @@
 #!/bin/sh
-# Runs inside an X display (xvfb-run): GIMP's GUI runs the batch script $2; once the script has
-# written the marker $3 (result layer checked), type Ctrl+Z into GIMP, as a person would, until the
-# script writes $4 (it saw the layer count drop), at most 5 times.
-# Usage: undo_gui.sh GIMP_BINARY BATCH_SCRIPT READY_MARKER DONE_MARKER
-gimp="$1"; script="$2"; ready="$3"; done_="$4"
+# Runs inside an X display (xvfb-run): GIMP's GUI runs the batch script $2. Once the script has
+# written the marker $3 (result layer checked, image shown), wait for the image's window (its title
+# matches the regular expression $4; GIMP's Welcome dialog is open too), give it the keyboard focus,
+# wait until it has it, and type Ctrl+Z ONCE, as a person would; the script then waits for the
+# layer to go and records what that one undo step left.
+# Every step waits for its event; the timeouts are guards only.
+# Usage: undo_gui.sh GIMP_BINARY BATCH_SCRIPT READY_MARKER IMAGE_WINDOW_TITLE_REGEX
+gimp="$1"; script="$2"; ready="$3"; title="$4"
 "$gimp" -df --batch-interpreter=python-fu-eval -b - --quit < "$script" &
 gp=$!
-i=0
-while [ ! -f "$ready" ] && kill -0 "$gp" 2>/dev/null && [ "$i" -lt 2400 ]; do sleep 0.25; i=$((i + 1)); done
+guard=$(( $(date +%s) + 540 ))
+while [ ! -f "$ready" ] && kill -0 "$gp" 2>/dev/null && [ "$(date +%s)" -lt "$guard" ]; do sleep 0.1; done
 if [ -f "$ready" ]; then
-    wid=$(xdotool search --onlyvisible --class gimp 2>/dev/null | tail -n 1)
-    [ -n "$wid" ] && xdotool windowfocus "$wid" 2>/dev/null
-    sleep 0.5
-    for try in 1 2 3 4 5; do
-        xdotool key ctrl+z
-        echo "undo_gui.sh: typed Ctrl+Z ($try)" >&2
-        j=0
-        while [ ! -f "$done_" ] && [ "$j" -lt 24 ]; do
-            sleep 0.25; j=$((j + 1))
-            # the script waits 1 s after the layer count drops before writing done: don't type again
-            [ -f "$done_" ] && break
-        done
-        [ -f "$done_" ] && break
-    done
+    wid=$(timeout 120 xdotool search --sync --onlyvisible --name "$title" | head -n 1)
+    echo "undo_gui.sh: the image window (title matching '$title') is $wid" >&2
+    if [ -n "$wid" ] && timeout 60 xdotool windowfocus --sync "$wid"; then
+        xdotool key --clearmodifiers ctrl+z
+        echo "undo_gui.sh: typed Ctrl+Z once into the focused window" >&2
+    else
+        echo "undo_gui.sh: the image window did not appear or take the focus" >&2
+    fi
 fi
 wait "$gp"

@@ -1,0 +1,194 @@
+"""What the user asked for, read from the procedure's arguments and the image: the wire request for
+the daemon (``daemon_link.Submission``) and the facts the result layer needs (``ResultPlan``).
+
+The daemon needs pixels and options (docs/protocol.md, ``submit``): the layer, one or more styles,
+regions (a content mask, which style goes there, which part of that style, inverted or not) and
+``TransferOptions`` fields. The plug-in alone needs the rest: the new layer's name, and where its
+mask comes from. Choices that cannot work raise ``UserError`` with a sentence saying what to do.
+"""
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+from gi.repository import Gimp  # noqa: E402
+from gi.repository import GLib  # noqa: E402
+
+import gimp_io  # noqa: E402
+from daemon_link import Submission, UserError  # noqa: E402
+
+
+@dataclass
+class ResultPlan:
+    """What the plug-in shows: the result layer's name and mask, the live preview's mask."""
+    name: str                             # "Neural style: <style> (<settings>)"
+    mask_from: Optional[str] = None       # the result's mask: "selection", "channel" or None
+    region_mask: object = None            # MaskData of the region channel, when mask_from == "channel"
+    preview_masked: bool = False          # mask the live preview to the selection
+
+    def layer_name(self, stopped):
+        return self.name + (" [stopped]" if stopped else "")
+
+
+# ---- the source layer -------------------------------------------------------------------------
+
+def the_one_layer(drawables):
+    """(layer, None), or (None, why not) when the procedure was not given one normal layer."""
+    if len(drawables) != 1:
+        return None, "Neural Style Transfer works on one layer: select exactly one layer."
+    source = drawables[0]
+    if not isinstance(source, Gimp.Layer) or isinstance(source, Gimp.LayerMask):
+        return None, "Neural Style Transfer works on a layer: select a layer, not a mask or channel."
+    if source.is_group():
+        return None, ("'%s' is a layer group, which has no pixels of its own: select a normal layer "
+                      "(or merge the group first)." % source.get_name())
+    return source, None
+
+
+# ---- styles -----------------------------------------------------------------------------------
+
+def file_stem(gfile):
+    name = gfile.get_basename() or "style"
+    return os.path.splitext(name)[0]
+
+
+def style_layer_name(layer):
+    """The style's name for the result layer: the image file's name when the layer is its only one
+    (a freshly opened painting's layer is just called "Background")."""
+    img = layer.get_image()
+    gfile = None
+    if img is not None:
+        gfile = img.get_file() or img.get_imported_file() or img.get_exported_file()
+    if gfile is not None and len(img.get_layers()) == 1:
+        return file_stem(gfile)
+    return layer.get_name()
+
+
+def style_file_image(client, gfile):
+    path = gfile.get_path() or gfile.get_uri()
+    try:
+        pic = gimp_io.file_image(client, gfile)
+    except GLib.Error as e:
+        raise UserError("GIMP cannot open the style file %s: %s" % (path, e.message))
+    if pic is None:
+        raise UserError("GIMP cannot open the style file %s." % path)
+    return pic
+
+
+def pick_style(client, config, layer_arg, file_arg):
+    """(ImageData, name, layer) for a style given as a layer of any open image or a file; None when
+    neither is set. A layer wins over a file when both are set."""
+    layer = config.get_property(layer_arg)
+    gfile = config.get_property(file_arg)
+    if gimp_io.item_ok(layer):
+        if layer.is_group():
+            raise UserError("The style layer '%s' is a layer group: pick a normal layer." % layer.get_name())
+        return gimp_io.layer_image(client, layer), style_layer_name(layer), layer
+    if gfile is not None and (gfile.get_path() or gfile.get_uri()):
+        return style_file_image(client, gfile), file_stem(gfile), None
+    return None
+
+
+def style_mask(client, config, style, style_layer):
+    """Which part of the style image to use: the style-mask channel over the style, or None."""
+    chan = config.get_property("style-mask-channel")
+    if not gimp_io.item_ok(chan):
+        return None
+    if style_layer is not None and chan.get_image() == style_layer.get_image():
+        _, sx, sy = style_layer.get_offsets()
+        return gimp_io.channel_mask(client, chan, sx, sy, style.width, style.height)
+    if (chan.get_width(), chan.get_height()) == (style.width, style.height):
+        return gimp_io.channel_mask(client, chan, 0, 0, style.width, style.height)
+    raise UserError(
+        "The style mask channel '%s' is %dx%d but the style image is %dx%d: use a channel of "
+        "the style layer's image, or one of the same size as the style file."
+        % (chan.get_name(), chan.get_width(), chan.get_height(), style.width, style.height))
+
+
+# ---- where the style goes ---------------------------------------------------------------------
+
+def region(client, image, source, config):
+    """(MaskData over the layer, "channel" | "selection"): a saved channel, else the selection;
+    (None, None) = everywhere."""
+    w, h = source.get_width(), source.get_height()
+    _, ox, oy = source.get_offsets()
+    chan = config.get_property("region-channel")
+    if gimp_io.item_ok(chan):
+        if chan.get_image() != image:
+            raise UserError("The region channel '%s' belongs to another image: pick a channel of this image."
+                            % chan.get_name())
+        mask, origin = gimp_io.channel_mask(client, chan, ox, oy, w, h), "channel"
+    elif not Gimp.Selection.is_empty(image):
+        mask, origin = gimp_io.channel_mask(client, image.get_selection(), ox, oy, w, h), "selection"
+    else:
+        return None, None
+    if not any(mask.data):
+        raise UserError("The %s does not cover any pixel of the layer '%s': select part of the layer, "
+                        "or select nothing to style all of it." % (
+                            "selection" if origin == "selection" else "region channel", source.get_name()))
+    return mask, origin
+
+
+# ---- the whole request ------------------------------------------------------------------------
+
+def settings_label(config):
+    """The settings part of the result layer's name: "full, standard, 512 px, style weight 3"."""
+    bits = [config.get_property("color"), config.get_property("quality")]
+    size = int(config.get_property("size"))
+    if size:
+        bits.append("%d px" % size)
+    sw = float(config.get_property("style-weight"))
+    if sw != 1.0:
+        bits.append("style weight %g" % sw)
+    return ", ".join(bits)
+
+
+def read(client, image, source, config):
+    """Read the layer, the styles and the region: (Submission, ResultPlan)."""
+    content = gimp_io.layer_image(client, source)
+    main = pick_style(client, config, "style-layer", "style-file")
+    if main is None:
+        raise UserError("Choose a style: a style layer (from any open image) or a style file.")
+    style, style_name, style_layer = main
+    styles = [style]
+    part_of_style = style_mask(client, config, style, style_layer)
+    region_mask, region_from = region(client, image, source, config)
+
+    regions = []
+    outside = pick_style(client, config, "outside-style-layer", "outside-style-file")
+    if region_mask is not None:
+        regions.append({"content_mask": region_mask, "style": 0, "style_mask": part_of_style, "invert": False})
+        if outside is not None:
+            styles.append(outside[0])
+            regions.append({"content_mask": region_mask, "style": len(styles) - 1,
+                            "style_mask": None, "invert": True})
+    elif part_of_style is not None:
+        w, h = content.width, content.height
+        everywhere = client.MaskData(w, h, b"\xff" * (w * h))
+        regions.append({"content_mask": everywhere, "style": 0, "style_mask": part_of_style, "invert": False})
+
+    options = {
+        "quality": config.get_property("quality"),
+        "color": config.get_property("color"),
+        "size": int(config.get_property("size")),
+        "style_weight": float(config.get_property("style-weight")),
+    }
+    steps = int(config.get_property("steps"))
+    if steps > 0:
+        options["steps"] = steps
+    fine = pick_style(client, config, "scale-fine-layer", "scale-fine-file")
+    if fine is not None:
+        styles.append(fine[0])
+        options["scale_mix"] = [0, len(styles) - 1]
+        style_name = "%s + %s" % (style_name, fine[1])
+
+    masked = bool(config.get_property("mask-to-selection"))
+    styled_outside = outside is not None and region_mask is not None
+    submission = Submission(content=content, styles=styles, regions=regions, options=options,
+                            preview=bool(config.get_property("preview")))
+    plan = ResultPlan(name="Neural style: %s (%s)" % (style_name, settings_label(config)),
+                      mask_from=region_from if masked and not styled_outside else None,
+                      region_mask=region_mask, preview_masked=masked)
+    return submission, plan
