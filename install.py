@@ -367,6 +367,9 @@ def _copy_lf(src: Path, dst: Path, mode: int) -> None:
 def plugin_files() -> List[tuple]:
     """(source, relative destination, mode) of everything the plug-in folder holds."""
     files = [(PLUGIN_SRC / f"{PLUGIN_NAME}.py", Path(f"{PLUGIN_NAME}.py"), 0o755)]
+    for src in sorted(PLUGIN_SRC.glob("*.py")):   # the modules beside it (request, gimp_io, dialog, ...)
+        if src.name != f"{PLUGIN_NAME}.py":
+            files.append((src, Path(src.name), 0o644))
     for src in sorted(SHARED_SRC.rglob("*.py")):
         if "__pycache__" in src.parts:
             continue
@@ -489,6 +492,9 @@ def do_check(args) -> int:
             problems.append("CRLF line endings")
         if not (dest / "shared" / "client.py").exists():
             problems.append("shared/ missing")
+        missing = [str(rel_dest) for _src, rel_dest, _mode in plugin_files() if not (dest / rel_dest).exists()]
+        if missing:
+            problems.append(f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
         try:
             cfg = json.loads((dest / CONFIG_NAME).read_text(encoding="utf-8"))
             if not Path(cfg.get("python", "")).exists():
