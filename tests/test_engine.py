@@ -237,6 +237,16 @@ def test_progress_reports_steps_losses_and_a_preview_image(model):
     assert img.dtype == np.uint8 and img.shape == (32, 48, 3)
 
 
+def test_an_unknown_optimiser_is_refused_not_replaced():
+    from daemon.engine.optim import LBFGS, Adam, make_optimizer
+
+    x = torch.zeros(4, requires_grad=True)
+    assert isinstance(make_optimizer("lbfgs", x, 5, 1.0, 255.0), LBFGS)
+    assert isinstance(make_optimizer("adam", x, 5, 1.0, 255.0), Adam)
+    with pytest.raises(BadInput, match="optimizer must be one of lbfgs, adam"):
+        make_optimizer("sgd", x, 5, 1.0, 255.0)
+
+
 def test_several_styles_blend_with_weights(model):
     content = example("chelsea.png", 48)
     s0, s1 = example("starry_night.jpg", 48), example("brick.png", 48)

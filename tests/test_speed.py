@@ -189,10 +189,21 @@ def test_a_step_runs_channels_last_end_to_end_and_never_recasts_the_weights(mode
     assert recast == []
 
 
-def test_warm_up_runs_the_network_once(model):
+def test_warm_up_runs_the_network_once_forward_and_backward_per_size(model):
+    """The daemon's warm-up must do at each size what a step does (all 13 convolutions through
+    relu5_1, forward and backward), once, so that autotuning and the allocator see every size."""
     from daemon.engine import warm_up
 
-    warm_up(model, sizes=[(32, 48)])
+    log = _OpLog()
+    log.on = True
+    sizes = [(32, 48), (48, 32)]
+    with log:
+        warm_up(model, sizes=sizes)
+    names = [name for name, _, _ in log.ops]
+    first_convs = [tuple(a.shape[-2:]) for name, a, _ in log.ops if name == "aten.convolution"][::13]
+    assert names.count("aten.convolution") == 13 * len(sizes)
+    assert names.count("aten.convolution_backward") == 13 * len(sizes)
+    assert first_convs == sizes
 
 
 def test_gram_is_exact_fp32_with_a_correct_gradient_on_both_layouts():

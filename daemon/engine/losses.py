@@ -5,15 +5,20 @@ Gram matrix:   G^l = F^l F^lᵀ / (H_l W_l)   (F^l is C_l × H_l W_l).
 Style loss:    L_style = Σ_l w_l · MSE(G^l(x), Ĝ^l),  w_l = 1e3 / C_l²,
                l ∈ {relu1_1, relu2_1, relu3_1, relu4_1, relu5_1}.
 Several style images: the target is the blend Ĝ^l = Σ_s b_s G^l(s) with Σ_s b_s = 1.
-Total:         L = α L_content + β L_style.
+Total:         L = α L_content + β Σ_t w_t L_t   (``Objective``)
+
+The total is composed of small terms, as crowsonkb/style-transfer-pytorch composes its loss: one
+``ContentTerm`` and any number of style terms (``spatial.GramTerm``, ``spatial.SumsTerm``), each a
+callable from the network's features to its loss that owns its own targets.
 """
 from __future__ import annotations
 
-from typing import Dict, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 import torch
 
-from .vgg import CHANNELS
+from .vgg import CHANNELS, CONTENT_LAYERS, STYLE_LAYERS
 
 
 def layer_weight(layer: str) -> float:
@@ -60,3 +65,59 @@ def blend_grams(grams: Sequence[Dict[str, torch.Tensor]], weights: Sequence[floa
     """Blend per-layer Gram targets of several style images with weights normalised to sum 1."""
     total = float(sum(weights))
     return {layer: sum((w / total) * g[layer] for g, w in zip(grams, weights)) for layer in grams[0]}
+
+
+# ---- the objective, composed of terms ------------------------------------------------------------
+Features = Dict[str, torch.Tensor]   # layer name -> 1×C×H×W activations
+
+
+class StyleTerm(Protocol):
+    """What the objective needs of a style term (``spatial.GramTerm``, ``spatial.SumsTerm``)."""
+
+    targets: Dict[str, torch.Tensor]   # layer -> target statistic; the layers the term matches
+    weight: float
+    label: str
+
+    def __call__(self, features: Features) -> torch.Tensor: ...
+
+
+@dataclass
+class ContentTerm:
+    """L_content = MSE(F^l(x), F^l(c)) at l = relu4_2."""
+
+    target: torch.Tensor
+    layer: str = CONTENT_LAYERS[0]
+
+    def __call__(self, features: Features) -> torch.Tensor:
+        return content_loss(features[self.layer], self.target)
+
+
+class Losses(NamedTuple):
+    total: torch.Tensor
+    content: torch.Tensor
+    style: torch.Tensor
+    parts: List[torch.Tensor]          # w_t L_t of each style term, in the objective's order
+
+
+@dataclass
+class Objective:
+    """L = α L_content + β Σ_t w_t L_t over the features of one image; no content term when α = 0."""
+
+    content: Optional[ContentTerm]
+    style: List[StyleTerm]
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+
+    @property
+    def layers(self) -> Tuple[str, ...]:
+        """The layers the terms read (the network runs only as deep as the deepest of them)."""
+        used = {layer for term in self.style for layer in term.targets}
+        head = (self.content.layer,) if self.content is not None else ()
+        return head + tuple(l for l in STYLE_LAYERS if l in used)
+
+    def __call__(self, features: Features) -> Losses:
+        device = next(iter(features.values())).device
+        c = self.content(features) if self.content is not None else torch.zeros((), device=device)
+        parts = [t.weight * t(features) for t in self.style]
+        s = sum(parts) if parts else torch.zeros((), device=device)
+        return Losses(self.content_weight * c + self.style_weight * s, c, s, parts)

@@ -29,6 +29,9 @@ from typing import Callable
 
 import torch
 
+from .errors import BadInput
+from .options import OPTIMIZERS
+
 Closure = Callable[[], torch.Tensor]  # computes the loss, fills x.grad, returns the loss
 
 
@@ -115,6 +118,10 @@ class Adam:
 
 
 def make_optimizer(name: str, x: torch.Tensor, history: int, lr: float, input_scale: float):
+    """The optimiser called ``name`` (one of ``options.OPTIMIZERS``) for the image x; any other name
+    is refused, never replaced by another optimiser."""
     if name == "lbfgs":
         return LBFGS(x, history=history, unit=input_scale / 255.0)
-    return Adam(x, lr=lr, input_scale=input_scale)
+    if name == "adam":
+        return Adam(x, lr=lr, input_scale=input_scale)
+    raise BadInput(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {name!r})")

