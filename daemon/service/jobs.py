@@ -1,4 +1,9 @@
-"""Jobs and the FIFO queue: one job runs at a time per device, the others wait and know their place."""
+"""Jobs and the FIFO queue: one job runs at a time per device, the others wait and know their place.
+
+The queue is the one record of the jobs the daemon holds (waiting or running): ``find`` a job by
+id, the jobs ``held_by`` a client (what a heartbeat reply lists). ``job_message`` is the frames of a
+message about a job for its client.
+"""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +12,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Deque, List, Optional
+from typing import Any, Deque, List, Optional
+
+from shared.protocol import encode
+
+from .convert import json_safe
 
 _counter = itertools.count(1)
 _prefix = os.urandom(2).hex()   # job ids differ across daemon restarts
@@ -41,6 +50,14 @@ class Job:
         if self.started is not None:
             out.update(running_s=round(now - self.started, 2), done=self.done_steps, job_total=self.total_steps)
         return out
+
+
+def job_message(job: Job, type_: str, fields: dict, image: Any = None) -> List[Any]:
+    """The frames of a ``type_`` message about ``job`` (with an image for previews and results)."""
+    body = {**json_safe(fields), "job": job.id}
+    if image is not None:
+        body["image"] = image
+    return encode(type_, body)
 
 
 class JobQueue:
@@ -92,6 +109,17 @@ class JobQueue:
                 return False
             job.state = "done"
             return True
+
+    def held(self) -> List[Job]:
+        """Every job still held: the running one first, then the waiting ones in order."""
+        with self._cond:
+            return ([self.running] if self.running is not None else []) + list(self._waiting)
+
+    def find(self, job_id: str) -> Optional[Job]:
+        return next((j for j in self.held() if j.id == job_id), None)
+
+    def held_by(self, client: bytes) -> List[Job]:
+        return [j for j in self.held() if j.client == client]
 
     def waiting(self) -> List[Job]:
         with self._cond:
