@@ -34,7 +34,7 @@ from .. import __version__
 from .. import engine
 from ..engine import TargetCache, resolve_device
 from .convert import json_safe
-from .jobs import Job, JobQueue, new_job_id
+from .jobs import Job, JobQueue, clean_label, new_job_id
 from .memory import memory_status
 from .sessions import Sessions
 from .worker import Worker
@@ -62,7 +62,9 @@ class ServeConfig:
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
     cache_bytes: int = 2 << 30
     max_waiting: int = 32
-    memory_budget: Optional[int] = None   # bytes a job may use; None = free device memory (CUDA)
+    memory_budget: Optional[int] = None   # bytes a job may use (a cap on every device); None = free memory
+    max_queued_bytes: Optional[int] = None  # image bytes of all waiting jobs; None = 2x limits.max_message_bytes
+    idle_connection: float = 60.0         # a connection silent this long (no PONG to our PINGs) is closed
 
 
 # ---- logging -------------------------------------------------------------------------------------
@@ -125,7 +127,7 @@ class Server:
         self.outbox.bind(self._outbox_addr)
         self._main_thread = threading.current_thread()
         self._push_local = threading.local()
-        self.queue = JobQueue(config.max_waiting)
+        self.queue = JobQueue(config.max_waiting, config.max_queued_bytes or 2 * self.limits.max_message_bytes)
         self.sessions = Sessions(config.lease)
         self.cache = TargetCache(max_bytes=config.cache_bytes)
         self.counts = {"done": 0, "cancelled": 0, "dropped": 0, "failed": 0, "bad_messages": 0}
@@ -143,8 +145,15 @@ class Server:
         config = self.config
         router = self.ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 2000)
-        router.setsockopt(zmq.MAXMSGSIZE, max(self.limits.max_header_bytes, self.limits.max_pixels * 4) + 4096)
+        # libzmq caps single frames (a peer announcing a bigger one is disconnected before it is read);
+        # a multipart message is buffered whole before any of it can be read (see _receive_some)
+        router.setsockopt(zmq.MAXMSGSIZE, self.max_frame_bytes())
         router.setsockopt(zmq.RCVHWM, 64)
+        # a connection that does not answer our PINGs (libzmq peers answer on their own) is closed
+        ms = max(100, int(config.idle_connection * 1000))
+        router.setsockopt(zmq.HEARTBEAT_IVL, max(50, ms // 2))
+        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, max(50, ms // 2))
+        router.setsockopt(zmq.HANDSHAKE_IVL, min(ms, 30000))
         if ":" in endpoint_host(config.endpoint):
             router.setsockopt(zmq.IPV6, 1)
         if config.curve_keys:
@@ -166,6 +175,11 @@ class Server:
                                  f"`python -m daemon status --endpoint {config.endpoint}`)") from None
             raise ServeError(f"cannot listen at {config.endpoint} ({e})") from None
         return router
+
+    def max_frame_bytes(self) -> int:
+        """The largest frame any valid message has (header or image), never above the message limit."""
+        lim = self.limits
+        return min(lim.max_message_bytes, max(lim.max_header_bytes, lim.max_pixels * 4)) + 4096
 
     # ---- sending (from any thread) ----------------------------------------------------------------
     def send(self, identity: bytes, frames: List[Any]) -> None:
@@ -248,10 +262,34 @@ class Server:
     def _receive_some(self, most: int = 100) -> None:
         for _ in range(most):
             try:
-                frames = self.router.recv_multipart(zmq.NOBLOCK, copy=True)
+                identity = self.router.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            self.handle(frames[0], frames[1:])
+            frames = self._receive_rest()
+            if frames is None:
+                self.sessions.touch(identity)
+                self.counts["bad_messages"] += 1
+                self.error(identity, "too_large", f"the message is over {self.limits.max_message_bytes} bytes "
+                                                  f"or {self.limits.max_frames + 1} frames; it was dropped")
+                continue
+            self.handle(identity, frames)
+
+    def _receive_rest(self) -> Optional[List[bytes]]:
+        """The frames after the identity, counted one by one: over the message limit (bytes or frames)
+        the rest is received and let go at once, and None is returned. libzmq has buffered the whole
+        message already (its parts arrive together); this keeps the daemon from copying it."""
+        frames: Optional[List[bytes]] = []
+        total = 0
+        while self.router.getsockopt(zmq.RCVMORE):
+            frame = self.router.recv(copy=False)
+            if frames is None:
+                continue
+            total += len(frame)
+            if total > self.limits.max_message_bytes or len(frames) > self.limits.max_frames:
+                frames = None
+                continue
+            frames.append(frame.bytes)
+        return frames
 
     def _close_sockets(self) -> None:
         for s in (getattr(self, "router", None), getattr(self, "outbox", None)):
@@ -262,6 +300,11 @@ class Server:
         worker = getattr(self, "worker", None)
         if worker is None or not worker.is_alive():
             self.ctx.term()
+        if getattr(self, "router", None) is not None and self.config.endpoint.startswith("ipc://"):
+            try:   # libzmq removes it on a clean close, not when the process ends first
+                os.unlink(self.config.endpoint[len("ipc://"):])
+            except OSError:
+                pass
 
     def _install_signals(self) -> None:
         def handler(signum, _frame):
@@ -334,9 +377,10 @@ class Server:
         self.reply(identity, "hello", self.hello_info(), rid)
 
     def on_status(self, identity, msg, rid) -> None:
-        self.reply(identity, "status", self.status_info(), rid)
+        self.reply(identity, "status", self.status_info(identity), rid)
 
     def on_heartbeat(self, identity, msg, rid) -> None:
+        """The reply lists the ids of this client's jobs the daemon still holds (waiting or running)."""
         self.reply(identity, "heartbeat", {"jobs": [j.id for j in self.queue.held_by(identity)]}, rid)
 
     def on_stop(self, identity, msg, rid) -> None:
@@ -363,15 +407,16 @@ class Server:
         if self.stopping:
             self.error(identity, "shutting_down", "the daemon is stopping; submit again in a moment", re=rid)
             return
-        if self.worker.state == "failed" and self.worker.model_error:
-            self.error(identity, self.worker.model_error[0], self.worker.model_error[1], re=rid)
-            return
-        if self.queue.full():
-            self.error(identity, "queue_full", f"{self.config.max_waiting} jobs are already waiting; "
-                                               f"try again when some have finished", re=rid)
-            return
         f = msg.fields
-        job = Job(id=new_job_id(), client=identity, request=f, label=f.get("label") or "")
+        images = [f["content"], *f["styles"], f.get("init"),
+                  *[m for r in f["regions"] for m in (r["content_mask"], r.get("style_mask"))]]
+        nbytes = sum(len(i.data) for i in images if i is not None)
+        refused = self.queue.refusal(identity, nbytes)
+        if refused:
+            self.error(identity, *refused, re=rid)
+            return
+        job = Job(id=new_job_id(), client=identity, request=f, label=clean_label(f.get("label") or ""),
+                  nbytes=nbytes)
         pos = self.queue.put(job)
         self.reply(identity, "accepted", {"job": job.id, "position": pos}, rid)
 
@@ -388,14 +433,15 @@ class Server:
             info["device_name"] = torch.cuda.get_device_name(self.device)
         return info
 
-    def status_info(self) -> dict:
+    def status_info(self, client: Optional[bytes] = None) -> dict:
+        """Everything ``status`` shows; labels only of ``client``'s own jobs."""
         running = self.queue.running
         err = self.worker.model_error
         return {**self.hello_info(),
                 "uptime_s": round(time.time() - self.started, 1),
                 "error": None if err is None else err[1],
-                "queue": {"running": running.summary() if running else None,
-                          "waiting": [j.summary() for j in self.queue.waiting()]},
+                "queue": {"running": running.summary(running.client == client) if running else None,
+                          "waiting": [j.summary(j.client == client) for j in self.queue.waiting()]},
                 "jobs": dict(self.counts), "clients": len(self.sessions),
                 "cache": self.cache.stats(), "memory": json_safe(self._memory()),
                 "stopping": self.stopping}

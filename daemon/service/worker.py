@@ -3,7 +3,7 @@
 For each job, top-down (``Worker.run_job``):
   1. the model is loaded (``load``; the load is retried on the next job when it failed);
   2. the options are read and validated, and the memory plan (``memory.plan``) chooses size and
-     device before any image is converted;
+     device, or refuses the job (``too_large``), before any image is converted;
   3. the engine runs, streaming progress and previews (``progress_callback``); an out-of-memory
      goes to ``memory.after_oom`` for the next try;
   4. the result (scaled to the requested size, the content's alpha put back) and its report go
@@ -29,7 +29,7 @@ from ..engine import EngineError, ModelSpec, OutOfMemory, TargetCache, load_mode
 from ..engine.scale import fit_long_edge
 from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
 from .jobs import Job, JobQueue, job_message
-from .memory import after_oom, free_device_memory, plan
+from .memory import Plan, after_oom, free_device_memory, plan
 
 log = logging.getLogger("neural_style.daemon")
 
@@ -132,27 +132,31 @@ class Worker:
     def run_job(self, job: Job) -> None:
         req = job.request
         wait_s = job.started - job.created
+        if job.dropped:
+            self.counts["dropped"] += 1
+            log.info("job %s dropped before it started: its client vanished", job.id)
+            return
+        if self.state != "ready":   # the load failed before: try again, and say why each time it fails
+            self.load()
         if self.state != "ready":
             code, message = self.model_error or ("weights_unavailable", "the model is not loaded")
             self.counts["failed"] += 1
             self.emit(job, "error", {"code": code, "message": message})
             log.info("job %s failed: %s", job.id, message)
             return
-        if job.dropped:
-            self.counts["dropped"] += 1
-            log.info("job %s dropped before it started: its client vanished", job.id)
-            return
         t0 = time.perf_counter()
         try:
-            content, alpha = image_to_rgb(req["content"])
+            content_img = req["content"]
+            h, w = content_img.height, content_img.width
+            opts = options_from_dict(req["options"], (h, w))
+            opts.validate(len(req["styles"]))
+            p = plan(h, w, opts, self.model_for(self.device).device, self.config.memory_budget)  # before any allocation
+            content, alpha = image_to_rgb(content_img)
             styles = [image_to_rgb(s)[0] for s in req["styles"]]
             regions = to_regions(req["regions"])
             init = image_to_rgb(req["init"])[0] if req.get("init") is not None else None
-            opts = options_from_dict(req["options"], content.shape[:2])
-            opts.validate(len(styles))
-            h, w = content.shape[:2]
             target = fit_long_edge(h, w, opts.size)
-            result, notes, used = self.stylize_planned(job, opts, content, styles, regions, init)
+            result, notes, used = self.stylize_planned(job, p, opts, content, styles, regions, init)
         except EngineError as e:
             self.counts["failed"] += 1
             self.emit(job, "error", {"code": e.code, "message": str(e)})
@@ -179,11 +183,10 @@ class Worker:
                  c.get("style_hits"), c.get("style_misses"), c.get("content_hits"), c.get("content_misses"),
                  ("; " + "; ".join(notes)) if notes else "")
 
-    def stylize_planned(self, job: Job, opts, content, styles, regions, init):
+    def stylize_planned(self, job: Job, p: Plan, opts, content, styles, regions, init):
         """Run the engine at the planned size and device; after an out-of-memory, ``after_oom`` says what next."""
         h, w = content.shape[:2]
         budget = self.config.memory_budget
-        p = plan(h, w, opts, self.model_for(self.device).device, budget)
         notes: List[str] = []
         if p.message:
             notes.append(p.message)
