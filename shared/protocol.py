@@ -46,6 +46,7 @@ ERROR_CODES = {
     "engine_error": "the engine failed; the daemon log has the details",
     "unknown_job": "cancel named a job this client does not have",
     "queue_full": "too many jobs are waiting",
+    "busy": "this client already holds its share of the waiting places or bytes; wait for its jobs",
     "shutting_down": "the daemon is stopping and takes no new jobs",
     "internal": "a bug in the daemon; it keeps running, the log has the details",
     # the client side (never sent on the wire)

@@ -37,7 +37,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--cache-mb", type=positive_int, default=2048,
                    help="memory for cached style targets and content features, MiB (default 2048)")
     p.add_argument("--memory-budget-mb", type=positive_int, default=None,
-                   help="memory a job may use, MiB (default: the GPU's free memory; no limit on the CPU)")
+                   help="memory one job may use, MiB, on any device (default: the free memory of the device, "
+                        "or the machine's available RAM on the CPU)")
     p.add_argument("--max-waiting", type=positive_int, default=32, help="most jobs waiting (default 32)")
     p.set_defaults(func=cmd_serve)
 

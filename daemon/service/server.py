@@ -380,8 +380,11 @@ class Server:
         self.reply(identity, "status", self.status_info(identity), rid)
 
     def on_heartbeat(self, identity, msg, rid) -> None:
-        """The reply lists the ids of this client's jobs the daemon still holds (waiting or running)."""
-        self.reply(identity, "heartbeat", {"jobs": [j.id for j in self.queue.held_by(identity)]}, rid)
+        """The reply lists the ids of this client's jobs the daemon still holds (waiting or running; a
+        dropped job is not held even while its cancel finishes) and the daemon's pid, so a client sees at
+        once that another daemon answers."""
+        jobs = [j.id for j in self.queue.held_by(identity) if not j.dropped]
+        self.reply(identity, "heartbeat", {"jobs": jobs, "pid": os.getpid()}, rid)
 
     def on_stop(self, identity, msg, rid) -> None:
         self.reply(identity, "stop", {"stopping": True}, rid)
