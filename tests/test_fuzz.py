@@ -1,6 +1,6 @@
 """A fuzzer of the live daemon: generated option values sent to a real `python -m daemon serve`.
 
-Each case is a small valid request (16×16 content, at most 64 px, a step or two) with one to three of
+Each case is a small valid request (16×16 content, at most 32 px, at most a step per level) with one to three of
 its options replaced by a generated value: valid, at a boundary, out of range, of the wrong type, or
 an option added or dropped. What a user relies on, checked on every answer:
 - the daemon answers every case with a result or a refusal a person can act on (``bad_input``,
@@ -8,7 +8,8 @@ an option added or dropped. What a user relies on, checked on every answer:
 - what the options check accepts runs to a result, and what it refuses is refused;
 - ``status`` from a second client answers within 1 s all along (nothing freezes the daemon);
 - the daemon's resident memory stays under a bound.
-The default variant runs a few hundred cases (about half a minute on 2 CPU cores); the slow one more.
+The default variant runs 120 cases (about half a minute on 2 idle CPU cores: the valid ones run VGG-19
+for real); the slow one 600.
 """
 import random
 import threading
@@ -28,15 +29,15 @@ RSS_GROWTH_MAX = 1 << 30        # bytes the daemon may grow by over the whole ru
 
 # Values a real job can use that stay cheap at 16-64 px (a valid steps = 100000 would run for hours).
 CHEAP = {
-    "size": [16, 17, 24, 32, 64, 0, 16.0, 32.0],
-    "steps": [0, 1, 2, 1.0],
+    "size": [16, 17, 24, 32, 0, 16.0],
+    "steps": [0, 1, 1.0],
     "levels": [1, 2, 3, 1.0],
-    "coarse_steps": [None, 0, 1, 2],
+    "coarse_steps": [None, 0, 1],
     "mix_steps": [None, 0, 1],
     "content_weight": [0, 0.0, 1e-9, 30, 1e6],
     "style_weight": [0, 1, 2.5, 1e6],
     "style_blend": [None, [1], [0, 1], [1, 1], [2.5, 0.5]],
-    "style_scale": [1e-6, 0.25, 1, 4],
+    "style_scale": [1e-6, 0.25, 1, 2],
     "color": ["full", "luminance", "histogram"],
     "histogram_method": ["chol", "pca", "ot"],
     "guidance": ["gram", "sums"],
@@ -76,9 +77,9 @@ def out_of_range(name: str) -> list:
 def generate(rng: random.Random) -> dict:
     """One case: a cheap valid request, then 0-3 of its options replaced, added or dropped."""
     n_styles = rng.choice([1, 2])
-    opts = {"size": rng.choice([16, 16, 24, 32, 64]), "steps": rng.choice([0, 1, 2]), "levels": rng.choice([1, 1, 2]),
+    opts = {"size": rng.choice([16, 16, 16, 24, 32]), "steps": rng.choice([0, 1, 1]), "levels": rng.choice([1, 1, 2]),
             "coarse_steps": 1, "mix_steps": 1}
-    for _ in range(rng.choice([0, 1, 1, 2, 3])):
+    for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
         name = rng.choice(NAMES + ["bogus_option"])
         kind = rng.random()
         if name == "bogus_option":
@@ -134,7 +135,7 @@ class StatusWatch(threading.Thread):
                     self.failures.append(f"status: {e.code}: {e}")
                     return
                 self.peak_rss = max(self.peak_rss, rss_bytes(self.pid))
-                self.stop_flag.wait(0.1)
+                self.stop_flag.wait(0.25)
 
 
 def answer(client: DaemonClient, case: dict, content, styles) -> tuple:
@@ -197,9 +198,9 @@ def fuzz(tmp_path, seed: int, n: int):
 
 
 def test_generated_options_never_crash_or_freeze_the_daemon(tmp_path):
-    fuzz(tmp_path, seed=10, n=200)
+    fuzz(tmp_path, seed=10, n=120)
 
 
 @pytest.mark.slow
 def test_generated_options_never_crash_or_freeze_the_daemon_many(tmp_path):
-    fuzz(tmp_path, seed=11, n=1500)
+    fuzz(tmp_path, seed=11, n=600)
