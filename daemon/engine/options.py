@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .errors import BadInput
+from .scale import MIN_SIDE, fit_long_edge
 
 COLOR_MODES = ("full", "luminance", "histogram")
 HISTOGRAM_METHODS = ("chol", "pca", "ot")
@@ -26,6 +27,41 @@ PROPAGATION_MODES = ("simple", "inside", "all")
 INIT_MODES = ("content", "noise")  # or an image array passed as ``init_image``
 OPTIMIZERS = ("lbfgs", "adam")
 POOLING_MODES = ("avg", "max")
+
+
+# ---- what a real job can use ---------------------------------------------------------------------
+# Each range is checked before anything is allocated (TransferOptions.check_ranges); beyond it a value
+# can only freeze, exhaust memory or overflow, never help.
+SIZE_MIN = MIN_SIDE                # VGG-19 pools four times before relu5_1
+SIZE_MAX = 16384                   # long edge; what fits in memory is decided later (service.memory)
+STEPS_MAX = 100_000                # the paper's results take 500-1000; 100k at 16 px is still ~hours
+LEVELS_MAX = (SIZE_MAX // MIN_SIDE).bit_length()  # 11: halving 16384 ten times gives 16 px
+LEVELS_ALWAYS_ALLOWED = 3          # the quality presets' most (presets.PRESETS["high"]): levels below
+                                   # MIN_SIDE are dropped silently up to this many (scale.pyramid_sizes)
+LBFGS_HISTORY_MAX = 1000           # each remembered step keeps two image-sized vectors
+STYLE_SCALE_MAX = 16.0             # style pixels relative to the output's
+STYLE_PIXELS_MAX = SIZE_MAX ** 2   # size² × style scale: no style image larger than the largest output
+WEIGHT_MAX = 1e6                   # content/style/blend weights; float32 losses overflow far above
+LEARNING_RATE_MAX = 255.0          # Adam's step in 0-255 units: 255 already crosses the whole range
+SEED_MAX = 2 ** 63 - 1             # torch.manual_seed takes 64 bits; keep it a signed-int64 for JSON peers
+GUIDE_GROW_MAX = 32                # feature pixels; 32 at relu5_1 is 512 image pixels
+
+RANGES = {  # for the docs and the tests: option -> (lowest, highest)
+    "size": (SIZE_MIN, SIZE_MAX), "steps": (0, STEPS_MAX), "levels": (1, LEVELS_MAX),
+    "coarse_steps": (0, STEPS_MAX), "mix_steps": (0, STEPS_MAX), "content_weight": (0, WEIGHT_MAX),
+    "style_weight": (0, WEIGHT_MAX), "style_scale": (0, STYLE_SCALE_MAX), "learning_rate": (0, LEARNING_RATE_MAX),
+    "lbfgs_history": (1, LBFGS_HISTORY_MAX), "seed": (0, SEED_MAX), "guide_grow": (-GUIDE_GROW_MAX, GUIDE_GROW_MAX),
+}
+
+
+def usable_levels(h: int, w: int, size: int) -> int:
+    """How many coarse-to-fine levels an h×w content at long edge ``size`` has whose short side is
+    at least MIN_SIDE (the count scale.pyramid_sizes keeps); 0 when even the final size is too small."""
+    fh, fw = fit_long_edge(h, w, size)
+    n = 0
+    while n < 64 and min(round(fh / 2 ** n), round(fw / 2 ** n)) >= MIN_SIDE:
+        n += 1
+    return n
 
 
 @dataclass
@@ -72,47 +108,84 @@ class TransferOptions:
     fast: bool = True                # reduced precision where it is safe (GPU only; see engine.precision)
 
     # ---- validation -------------------------------------------------------------------------
-    def validate(self, n_styles: int) -> None:
-        """Raise BadInput with one clear sentence when an option cannot work."""
+    def validate(self, n_styles: int, content_hw: Optional[Tuple[int, int]] = None) -> None:
+        """Raise BadInput with one clear sentence when an option cannot work.
+
+        Every check is arithmetic on the option values: nothing is allocated and nothing grows with
+        them, so an absurd value (``levels = 10**19``) costs as little as a good one. ``content_hw``
+        (the content image's height, width) adds the checks that need it (see ``check_content``).
+        """
         if n_styles < 1:
             raise BadInput("at least one style image is needed")
-        _positive_int("size", self.size)
-        if self.size < 16:
-            raise BadInput(f"size must be at least 16 pixels (got {self.size})")
-        _non_negative_int("steps", self.steps)
-        _positive_int("levels", self.levels)
-        if self.coarse_steps is not None:
-            _non_negative_int("coarse steps", self.coarse_steps)
-        if self.mix_steps is not None:
-            _non_negative_int("mix steps", self.mix_steps)
-        _finite_non_negative("content weight", self.content_weight)
-        _finite_non_negative("style weight", self.style_weight)
-        _finite_positive("style scale", self.style_scale)
-        _finite_positive("learning rate", self.learning_rate)
-        _positive_int("L-BFGS history", self.lbfgs_history)
+        self.check_ranges()
         if self.style_blend is not None:
             if len(self.style_blend) != n_styles:
                 raise BadInput(f"style blend has {len(self.style_blend)} weights for {n_styles} style image(s)")
+        if self.scale_mix is not None:
+            for i in self.scale_mix:
+                if not 0 <= i < n_styles:
+                    raise BadInput(f"scale mix style index {i} is out of range (there are {n_styles} style "
+                                   f"images, 0-based)")
+        if content_hw is not None:
+            self.check_content(*content_hw)
+
+    def check_ranges(self) -> None:
+        """The checks that need neither the images nor their number: types and ranges (see RANGES)."""
+        _int_in("size", self.size, SIZE_MIN, SIZE_MAX, "pixels on the long edge")
+        _int_in("steps", self.steps, 0, STEPS_MAX)
+        _int_in("levels", self.levels, 1, LEVELS_MAX)
+        if self.coarse_steps is not None:
+            _int_in("coarse steps", self.coarse_steps, 0, STEPS_MAX)
+        if self.mix_steps is not None:
+            _int_in("mix steps", self.mix_steps, 0, STEPS_MAX)
+        _number_in("content weight", self.content_weight, 0, WEIGHT_MAX)
+        _number_in("style weight", self.style_weight, 0, WEIGHT_MAX)
+        _number_in("style scale", self.style_scale, 0, STYLE_SCALE_MAX, low_open=True)
+        if self.size * self.size * self.style_scale > STYLE_PIXELS_MAX:
+            most = STYLE_PIXELS_MAX / (self.size * self.size)
+            raise BadInput(f"style scale {_show(self.style_scale)} at size {self.size} would make style images of "
+                           f"up to {self.size * self.size * self.style_scale / 1e6:.0f} megapixels; at this size "
+                           f"it can be at most {most:.3g}")
+        _number_in("learning rate", self.learning_rate, 0, LEARNING_RATE_MAX, low_open=True)
+        _int_in("L-BFGS history", self.lbfgs_history, 1, LBFGS_HISTORY_MAX)
+        _int_in("seed", self.seed, 0, SEED_MAX)
+        _int_in("guide grow", self.guide_grow, -GUIDE_GROW_MAX, GUIDE_GROW_MAX, "feature pixels")
+        if self.style_blend is not None:
+            if not isinstance(self.style_blend, (list, tuple)) or not self.style_blend:
+                raise BadInput(f"style blend must be a list of weights, one per style image "
+                               f"(got {_show(self.style_blend)})")
             for w in self.style_blend:
-                _finite_non_negative("style blend weight", w)
+                _number_in("each style blend weight", w, 0, WEIGHT_MAX)
             if sum(self.style_blend) <= 0:
                 raise BadInput("style blend weights add up to zero")
+        if self.scale_mix is not None:
+            if not isinstance(self.scale_mix, (list, tuple)) or len(self.scale_mix) != 2:
+                raise BadInput(f"scale mix takes two style indices, COARSE and FINE (got {_show(self.scale_mix)})")
+            for i in self.scale_mix:
+                if not _is_int(i) or i < 0:
+                    raise BadInput(f"scale mix style indices must be whole numbers from 0 (got {_show(i)})")
         _choice("color", self.color, COLOR_MODES)
         _choice("histogram method", self.histogram_method, HISTOGRAM_METHODS)
         _choice("guidance", self.guidance, GUIDANCE_MODES)
         _choice("propagation", self.propagation, PROPAGATION_MODES)
         _choice("init", self.init, INIT_MODES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
-        if not isinstance(self.guide_grow, int) or isinstance(self.guide_grow, bool):
-            raise BadInput(f"guide grow must be a whole number (got {self.guide_grow!r})")
-        if self.scale_mix is not None:
-            if len(self.scale_mix) != 2:
-                raise BadInput("scale mix takes two style indices: COARSE FINE")
-            for i in self.scale_mix:
-                if not isinstance(i, int) or not 0 <= i < n_styles:
-                    raise BadInput(f"scale mix style index {i!r} is out of range (there are {n_styles} style images, 0-based)")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise BadInput(f"seed must be a whole number (got {self.seed!r})")
+        _flag("global guide", self.global_guide)
+        _flag("fast", self.fast)
+
+    def check_content(self, h: int, w: int) -> None:
+        """The checks that need the content's size (h × w): the output must be at least MIN_SIDE on its
+        short side, and more pyramid levels than the image allows are refused (see ``usable_levels``)."""
+        self.check_ranges()
+        final = fit_long_edge(h, w, self.size)
+        if min(final) < MIN_SIDE:
+            raise BadInput(f"the output would be {final[1]}×{final[0]} pixels; each side needs at least "
+                           f"{MIN_SIDE}: raise the size")
+        most = usable_levels(h, w, self.size)
+        if self.levels > max(most, LEVELS_ALWAYS_ALLOWED):
+            raise BadInput(f"{self.levels} pyramid levels are more than this image allows at size {self.size}: "
+                           f"halving its short side ({min(final)} px) keeps {MIN_SIDE} px or more for only {most}; "
+                           f"use at most {most} level{'' if most == 1 else 's'}")
 
     # ---- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -168,26 +241,41 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _finite_non_negative(name: str, x: Any) -> None:
-    if not _is_number(x) or not math.isfinite(x) or x < 0:
-        raise BadInput(f"{name} must be a finite number >= 0 (got {x!r})")
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _finite_positive(name: str, x: Any) -> None:
-    if not _is_number(x) or not math.isfinite(x) or x <= 0:
-        raise BadInput(f"{name} must be a finite number > 0 (got {x!r})")
+def _show(x: Any) -> str:
+    """A short, safe rendering of a value for a message (a 10**5000 or a long list stays short)."""
+    if _is_int(x) and x.bit_length() > 64:
+        return f"a {len(str(x)) if x.bit_length() < 10000 else 'many'}-digit number"
+    try:
+        text = repr(x)
+    except Exception:
+        text = f"a {type(x).__name__}"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _positive_int(name: str, x: Any) -> None:
-    if not isinstance(x, int) or isinstance(x, bool) or x < 1:
-        raise BadInput(f"{name} must be a whole number >= 1 (got {x!r})")
+def _int_in(name: str, x: Any, lo: int, hi: int, unit: str = "") -> None:
+    if not _is_int(x) or not lo <= x <= hi:
+        raise BadInput(f"{name} must be a whole number from {lo} to {hi}{' ' + unit if unit else ''} "
+                       f"(got {_show(x)})")
 
 
-def _non_negative_int(name: str, x: Any) -> None:
-    if not isinstance(x, int) or isinstance(x, bool) or x < 0:
-        raise BadInput(f"{name} must be a whole number >= 0 (got {x!r})")
+def _number_in(name: str, x: Any, lo: float, hi: float, low_open: bool = False) -> None:
+    """lo <= x <= hi (lo < x when low_open); ints are compared exactly, never converted to float."""
+    ok = _is_number(x) and (not isinstance(x, float) or math.isfinite(x)) and \
+        (lo < x if low_open else lo <= x) and x <= hi
+    if not ok:
+        low = f"above {lo:g} and at most" if low_open else f"from {lo:g} to"
+        raise BadInput(f"{name} must be a number {low} {hi:g} (got {_show(x)})")
+
+
+def _flag(name: str, x: Any) -> None:
+    if not isinstance(x, bool):
+        raise BadInput(f"{name} must be true or false (got {_show(x)})")
 
 
 def _choice(name: str, x: Any, choices: Sequence[str]) -> None:
-    if x not in choices:
-        raise BadInput(f"{name} must be one of {', '.join(choices)} (got {x!r})")
+    if not isinstance(x, str) or x not in choices:
+        raise BadInput(f"{name} must be one of {', '.join(choices)} (got {_show(x)})")

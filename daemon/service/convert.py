@@ -16,6 +16,7 @@ from shared.protocol import ImageData, MaskData
 
 from ..engine import Region, TransferOptions, apply_preset
 from ..engine.errors import BadInput
+from ..engine.options import SIZE_MAX, usable_levels
 
 
 def image_to_rgb(img: ImageData) -> Tuple[np.ndarray, Optional[np.ndarray]]:
@@ -67,27 +68,50 @@ def to_regions(regions: list) -> list:
 
 
 def options_from_dict(d: dict, content_hw: Tuple[int, int]) -> TransferOptions:
-    """The submit's options -> TransferOptions.
+    """The submit's options -> TransferOptions, checked (types, ranges, levels for this content).
 
     ``quality`` (a preset name) is expanded first; options given explicitly win over the preset.
-    ``size`` 0 = the content's own long edge; absent = the engine's default.
+    ``size`` 0 = the content's own long edge; absent = the engine's default. Whole-number options
+    may come as integral floats (512.0 from a JSON writer). A preset's levels shrink to what a small
+    content allows; levels given explicitly are checked (TransferOptions.check_content). Raises
+    BadInput with one sentence for anything else; allocates nothing.
     """
+    if not isinstance(d, dict):
+        raise BadInput(f"options must be an object of name: value (got {type(d).__name__})")
     d = dict(d)
     quality = d.pop("quality", None)
-    if "size" in d and d["size"] == 0:
+    if "size" in d and _is_zero(d["size"]):
         d["size"] = max(content_hw)
+        if d["size"] > SIZE_MAX:
+            raise BadInput(f"size 0 asks for the content's own long edge, {d['size']} px, but the most is "
+                           f"{SIZE_MAX}: give a size")
     base = TransferOptions()
     if quality is not None:
         if not isinstance(quality, str):
-            raise BadInput(f"quality must be a preset name (got {quality!r})")
+            raise BadInput(f"quality must be a preset name (got {type(quality).__name__})")
         base = apply_preset(base, quality)
     merged = {**base.to_dict(), **d}
     opts = TransferOptions.from_dict(merged)
     for name in ("size", "steps", "levels", "coarse_steps", "mix_steps", "seed", "guide_grow", "lbfgs_history"):
-        v = getattr(opts, name)
-        if isinstance(v, float) and v.is_integer():   # 512.0 from a JSON writer: take it as 512
-            setattr(opts, name, int(v))
+        setattr(opts, name, _whole(getattr(opts, name)))
+    if isinstance(opts.scale_mix, list):
+        opts.scale_mix = [_whole(v) for v in opts.scale_mix]
+    opts.check_ranges()
+    if "levels" not in d:   # the preset's (or the default) levels: as many as this content allows
+        opts.levels = max(1, min(opts.levels, usable_levels(*content_hw, opts.size)))
+    opts.check_content(*content_hw)
     return opts
+
+
+def _is_zero(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == 0
+
+
+def _whole(v: Any) -> Any:
+    """512.0 -> 512 (a float that is a whole number, as some JSON writers send); anything else as is."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
 
 
 def json_safe(x: Any) -> Any:
