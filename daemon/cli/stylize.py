@@ -197,7 +197,7 @@ def build_job(args) -> Job:
         init_image = read_image(given["init"], "initial image")[0]
         given["init"] = "content"
     options = dataclasses.replace(apply_preset(TransferOptions(), args.quality), **given)
-    options.validate(len(styles))
+    options.validate(len(styles), content.shape[:2])
     check_writable(args.output, "output")       # before the job: nothing computed is then lost
     if args.report:
         check_writable(args.report, "report")

@@ -187,8 +187,8 @@ def _final_losses(ctx: Context, x: torch.Tensor, objective: Objective) -> dict:
 
 # ---- the transfer ------------------------------------------------------------------------------
 def _validate(content, styles, options, regions, init_image):
-    options.validate(len(styles))
     check_image("the content image", content)
+    options.validate(len(styles), content.shape[:2])
     for i, s in enumerate(styles):
         check_image(f"style image {i}", s)
     if init_image is not None:
