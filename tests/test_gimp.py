@@ -317,3 +317,40 @@ def test_the_plugin_shows_its_place_in_the_queue_and_stop_keeps_the_image(daemon
     assert first_stopped, "Stop ends the job with its current image"
     assert (first_pic.width, first_pic.height) == (WIDTH, HEIGHT)
     assert first.texts[0] == "Neural style: started"
+
+
+def test_the_plugin_says_so_when_the_daemon_loses_its_job(tmp_path):
+    """The daemon is killed mid-job and another one starts on the same endpoint: the plug-in's
+    conversation ends within seconds with a message that says the job is lost, never waits forever."""
+    from shared import client
+    from tests.test_daemon import kill, start_daemon
+    sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
+    import daemon_link as link
+
+    proc, endpoint, _log = start_daemon(tmp_path)
+    second = None
+    try:
+        rgba = client.ImageData(32, 32, bytes(range(256)) * 16)
+        job = link.Submission(rgba, [rgba], options={"size": 32, "steps": 100000, "levels": 1})
+        watcher = Watcher(link)
+        outcome = {}
+
+        def run():
+            try:
+                outcome["result"] = link.stylize(client, endpoint, job, watcher)
+            except link.UserError as e:
+                outcome["error"] = str(e)
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert watcher.running.wait(300), "the job never started"       # a guard, not a timing
+        proc.kill()
+        proc.wait(30)
+        second, _, _ = start_daemon(tmp_path, endpoint=endpoint)
+        worker.join(120)
+        assert not worker.is_alive(), "the plug-in still waits for a job no daemon holds"
+        assert "result" not in outcome
+        assert "lost" in outcome["error"] and "run the filter again" in outcome["error"], outcome
+    finally:
+        kill(proc)
+        if second is not None:
+            kill(second)

@@ -29,6 +29,10 @@ HINTS = {
     "empty_region": "Select part of the layer (or select nothing to style all of it).",
     "weights_unavailable": "Run 'python install.py --check' in the project folder.",
     "queue_full": "Wait for the running jobs to finish, then try again.",
+    "busy": "Wait for your other jobs to finish, then try again.",
+    "too_large": "Lower 'Size', then try again.",
+    "job_lost": "Nothing was changed in the image: run the filter again (Filters > Repeat).",
+    "bad_endpoint": "Run 'python install.py --endpoint tcp://127.0.0.1:PORT' in the project folder to fix it.",
 }
 
 
