@@ -104,12 +104,9 @@ def float_list(text: str) -> list:
 
 
 def seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(v) or v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds >= 0")
+    v = finite_float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds >= 0")
     return v
 
 
