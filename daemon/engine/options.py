@@ -70,6 +70,7 @@ class TransferOptions:
     lbfgs_history: int = 20
     learning_rate: float = 1.0       # Adam's step size in model-input units (0-255 scale)
     fast: bool = True                # reduced precision where it is safe (GPU only; see engine.precision)
+    tile: int = 0                    # tiles of at most PX (multiple of 16) px; 0 = tiled only when over budget
 
     # ---- validation -------------------------------------------------------------------------
     def validate(self, n_styles: int) -> None:
@@ -113,6 +114,9 @@ class TransferOptions:
                     raise BadInput(f"scale mix style index {i!r} is out of range (there are {n_styles} style images, 0-based)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise BadInput(f"seed must be a whole number (got {self.seed!r})")
+        _non_negative_int("tile", self.tile)
+        if 0 < self.tile < 16:
+            raise BadInput(f"tile must be 0 (automatic) or at least 16 pixels, VGG-19's pooling grid (got {self.tile})")
 
     # ---- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
