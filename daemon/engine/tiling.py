@@ -25,6 +25,7 @@ target, the guides) is ``image_bytes_per_pixel``. ``plan`` picks the largest til
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -35,6 +36,7 @@ from .errors import BadInput
 from .vgg import LAYERS
 
 GRID = 16                      # VGG-19 pools four times before relu5_1: the feature grids align every 16 px
+GOOD_CORE = 256                # a core from which on the halo's recomputation costs less than the core
 BASE_BYTES = 300 << 20         # weights, allocator slack, style targets (as daemon/service/memory.py)
 
 
@@ -123,14 +125,16 @@ def activation_bytes_per_pixel(options, device: torch.device) -> float:
 
 
 def image_bytes_per_pixel(options, history: Optional[int] = None, regions: int = 0) -> float:
-    """Bytes per OUTPUT pixel of what stays image-sized however the level is tiled: the image, its
-    gradient and the optimiser's state (L-BFGS: 2 vectors per remembered step and ~5 of work; Adam:
-    4), the content and colour-controlled inputs and their resized copies, the relu4_2 content target
-    (512 channels at 1/64 of the pixels) and the region guides at every layer."""
+    """Bytes per OUTPUT pixel of what stays image-sized however the level is tiled (fp32, 12 B per
+    RGB vector): the image and its gradient; the optimiser's state (L-BFGS: 2 vectors per remembered
+    step and ~7 of work; Adam: its two moments and 2 of work); the content as the network sees it (and
+    the original for luminance transfer); the relu4_2 content target (512 channels at 1/64 of the
+    pixels); each region's guides; and slack for the preview's copies."""
     m = options.lbfgs_history if history is None else history
-    optimiser = (2 * m + 5) * 12 if options.optimizer == "lbfgs" else 4 * 12
+    optimiser = (2 * m + 7) * 12 if options.optimizer == "lbfgs" else 4 * 12
     content = 512 * 4 / 64 if options.content_weight > 0 else 0
-    return 24 + optimiser + 6 * 12 + content + regions * 12 + 16
+    inputs = 24 if options.color == "luminance" else 12
+    return 24 + optimiser + inputs + content + regions * 12 + 24
 
 
 def untiled_bytes(size: Tuple[int, int], options, device: torch.device, regions: int = 0) -> int:
@@ -196,11 +200,18 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
         m = options.lbfgs_history if options.optimizer == "lbfgs" else None
         smallest = tiled_bytes(size, GRID, halo, options, device, history=1 if m else None, regions=regions)
         if smallest > budget:
+            adam = dataclasses.replace(options, optimizer="adam")
+            hint = ", or use the Adam optimiser (less state per pixel than L-BFGS)" \
+                if m and tiled_bytes(size, GRID, halo, adam, device, regions=regions) <= budget else ""
             raise BadInput(f"a memory budget of {_gb(budget)} is too small for {w}×{h} pixels, even in the "
-                           f"smallest tiles (needs about {_gb(smallest)}): raise the budget or lower the size")
-        if m and tiled_bytes(size, GRID, halo, options, device, regions=regions) > budget:
-            history = max(k for k in range(1, m + 1)
-                          if tiled_bytes(size, GRID, halo, options, device, history=k, regions=regions) <= budget)
+                           f"smallest tiles (needs about {_gb(smallest)}): raise the budget or lower the size{hint}")
+        # the L-BFGS history is image-sized: lowered (never below 1) when it would leave no room for
+        # tiles of a useful size, where the halo costs less than the core (GOOD_CORE)
+        good = min(core, GOOD_CORE)
+        if m and tiled_bytes(size, good, halo, options, device, regions=regions) > budget:
+            history = max([k for k in range(1, m + 1)
+                           if tiled_bytes(size, good, halo, options, device, history=k, regions=regions) <= budget]
+                          or [1])
             note = f"L-BFGS history lowered from {m} to {history} to fit the memory budget"
         while core > GRID and tiled_bytes(size, core, halo, options, device, history, regions) > budget:
             core -= GRID
