@@ -102,6 +102,7 @@ def test_tiled_scale_mix_equals_untiled(model, images):
           _loss_and_grad(model, content, [starry, scream], options, tile=TILE))
 
 
+@pytest.mark.slow
 def test_tiled_features_equal_untiled_where_halos_lie_inside_the_image(model):
     """At 288 px in 64-px tiles the middle tiles' windows are cut out of the image on every side: their
     cores' features are still the untiled ones, at every layer up to relu5_1."""
@@ -145,6 +146,7 @@ def _cli(tmp_path, *args):
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_job_over_the_memory_budget_runs_tiled_at_its_full_size(tmp_path):
     r = _cli(tmp_path, "--size", "320", "--steps", "1", "--memory-budget", "520MB", "--optimizer", "adam")
     assert r.returncode == 0, r.stderr
