@@ -66,6 +66,9 @@ def _option_flags() -> dict:
         "learning_rate": ("optimiser", "Adam step in 0-255 pixel units", {}),
         "seed": ("optimiser", "random seed (same seed + CPU = same result)", {}),
         "fast": ("optimiser", "fp32 everywhere (no bf16 on the GPU)", dict(flag="--precise")),
+        "tile": ("memory", "run each level in exact tiles of at most PX pixels (a multiple of 16; the same "
+                 "result as untiled). 0 = only when the level would not fit the memory budget",
+                 dict(type=non_negative_int, metavar="PX")),
     }
 
 
@@ -112,8 +115,12 @@ def add_stylize_args(p) -> None:
         "--region", action="append", metavar="CONTENT_MASK=K[:STYLE_MASK]",
         help="style K (0-based --style index) inside CONTENT_MASK (white = inside), optionally taken from "
              "STYLE_MASK of that style; repeatable")
-    for name in ("spatial control", "scale control", "optimiser"):
+    for name in ("spatial control", "scale control", "optimiser", "memory"):
         options_of(name)
+    group("memory").add_argument(
+        "--memory-budget", type=memory_size, default=None, metavar="SIZE",
+        help="most memory a --local job may use, e.g. 2GB or 500MB; a level over it runs in tiles "
+             "(the daemon plans its own from the device's free memory)")
     missing = set(f.name for f in dataclasses.fields(TransferOptions)) - set(flags)
     assert not missing, f"TransferOptions fields without a flag: {sorted(missing)}"
     g = group("output and progress")
@@ -140,6 +147,22 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=whole_number, default=0)
     add_model_args(p)
     p.set_defaults(func=cmd_mix_styles)
+
+
+def memory_size(text: str) -> int:
+    """'2GB', '1.5G', '500MB', '800M', '1024' (bytes) -> bytes (decimal units: 1 GB = 10⁹ bytes)."""
+    import argparse
+    units = {"": 1, "B": 1, "K": 10 ** 3, "KB": 10 ** 3, "M": 10 ** 6, "MB": 10 ** 6, "G": 10 ** 9, "GB": 10 ** 9,
+             "T": 10 ** 12, "TB": 10 ** 12, "KIB": 2 ** 10, "MIB": 2 ** 20, "GIB": 2 ** 30}
+    t = text.strip().upper().replace(" ", "")
+    number = t.rstrip("KMGTIB")
+    try:
+        value = float(number) * units[t[len(number):]]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a memory size (e.g. 2GB, 500MB)") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a memory size must be more than 0")
+    return int(value)
 
 
 # ---- the job -------------------------------------------------------------------------------------
@@ -284,7 +307,8 @@ def run_local(job: Job, args) -> int:
     t0 = time.perf_counter()
     with _first_interrupt_stops(bar) as should_stop:
         result = stylize(model, job.content, job.styles, job.options, regions=job.regions,
-                         init_image=job.init_image, callback=callback, should_stop=should_stop)
+                         init_image=job.init_image, callback=callback, should_stop=should_stop,
+                         memory_budget=getattr(args, "memory_budget", None))
     bar.close()
     return finish(job, result.image, result.report, result.cancelled, t0, mode="local")
 
@@ -306,6 +330,8 @@ def run_remote(job: Job, args) -> int:
 
     endpoint = endpoint_of(args)
     t0 = time.perf_counter()
+    if getattr(args, "memory_budget", None):
+        sys.stderr.write("note: --memory-budget applies to --local runs; the daemon plans its memory itself\n")
     try:
         info = ensure_daemon(endpoint, sys.executable, timeout=180.0, extra_args=_daemon_args(args))
     except DaemonError as e:

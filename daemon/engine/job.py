@@ -12,7 +12,7 @@ from typing import Callable, Dict, Hashable, List, Optional
 import numpy as np
 import torch
 
-from . import precision
+from . import precision, tiling
 from .cache import TargetCache
 from .options import Region, TransferOptions
 from .vgg import Model
@@ -68,6 +68,7 @@ class Context:
     inputs: Optional[Inputs] = None
     cache: Optional[TargetCache] = None
     used: Dict[str, int] = field(default_factory=lambda: dict.fromkeys(CACHE_COUNTS, 0))
+    memory_budget: Optional[int] = None   # bytes a level may use; None = no limit (tiles only if forced)
 
     def autocast(self):
         """bf16 for the network where the options and the device allow it (``precision``)."""
@@ -76,6 +77,15 @@ class Context:
     def features(self, x: torch.Tensor, layers) -> Dict[str, torch.Tensor]:
         with self.autocast():
             return self.model.features(x, layers)
+
+    def features_of(self, layers) -> Callable[[torch.Tensor], Dict[str, torch.Tensor]]:
+        """x -> its features at ``layers``: what the tiled passes run on every tile."""
+        return lambda x: self.features(x, layers)
+
+    def plan(self, size, layers) -> tiling.Plan:
+        """How an image of ``size`` is run through ``layers``: whole, or in tiles (``tiling.plan``)."""
+        regions = len(self.inputs.regions) if self.inputs is not None else 0
+        return tiling.plan(tuple(size), layers, self.options, self.model.device, self.memory_budget, regions)
 
     def cached(self, kind: str, key: Hashable, compute: Callable):
         """The cached target under ``key`` (kind "style" or "content"), computed and stored on a miss."""

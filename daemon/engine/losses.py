@@ -44,13 +44,14 @@ class _SymmetricGram(torch.autograd.Function):
         return f @ (grad + grad.t()).to(f.dtype)
 
 
-def gram(features: torch.Tensor) -> torch.Tensor:
+def gram(features: torch.Tensor, count: Optional[int] = None) -> torch.Tensor:
     """G = F Fᵀ / (H W) for features of shape 1×C×H×W, always in fp32 (also under autocast: bf16
-    or fp16 Grams lose the precision the loss needs). Works on either memory layout without a copy."""
+    or fp16 Grams lose the precision the loss needs). Works on either memory layout without a copy.
+    ``count`` replaces H W when the features are one tile's part of a larger image (``tiling``)."""
     _, c, h, w = features.shape
     with torch.autocast(features.device.type, enabled=False):
         f = features.permute(0, 2, 3, 1).reshape(h * w, c)  # a view for channels_last
-        return _SymmetricGram.apply(f) / (h * w)
+        return _SymmetricGram.apply(f) / (h * w if count is None else count)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -71,6 +72,16 @@ def blend_grams(grams: Sequence[Dict[str, torch.Tensor]], weights: Sequence[floa
 Features = Dict[str, torch.Tensor]   # layer name -> 1×C×H×W activations
 
 
+Stats = Dict[str, torch.Tensor]      # layer -> a term's statistic (a sum over positions / a whole-image count)
+
+
+class Part(Protocol):
+    """Which part of the image a tile's features are (``tiling.Tile``); None everywhere = the whole image."""
+
+    def take(self, layer: str, full: torch.Tensor) -> torch.Tensor: ...   # the tile's part of an image-sized map
+    def count(self, layer: str) -> int: ...                              # positions of the whole image's map
+
+
 class StyleTerm(Protocol):
     """What the objective needs of a style term (``spatial.GramTerm``, ``spatial.SumsTerm``)."""
 
@@ -78,15 +89,24 @@ class StyleTerm(Protocol):
     weight: float
     label: str
 
+    def statistics(self, features: Features, part: Optional[Part] = None) -> Stats: ...
+    def loss(self, stats: Stats) -> torch.Tensor: ...
     def __call__(self, features: Features) -> torch.Tensor: ...
 
 
 @dataclass
 class ContentTerm:
-    """L_content = MSE(F^l(x), F^l(c)) at l = relu4_2."""
+    """L_content = MSE(F^l(x), F^l(c)) at l = relu4_2, as the statistic Σ_p |F_p − P_p|² / numel."""
 
     target: torch.Tensor
     layer: str = CONTENT_LAYERS[0]
+
+    def statistics(self, features: Features, part: Optional[Part] = None) -> Stats:
+        target = self.target if part is None else part.take(self.layer, self.target)
+        return {self.layer: torch.sum((features[self.layer].float() - target) ** 2) / self.target.numel()}
+
+    def loss(self, stats: Stats) -> torch.Tensor:
+        return stats[self.layer]
 
     def __call__(self, features: Features) -> torch.Tensor:
         return content_loss(features[self.layer], self.target)
@@ -114,6 +134,20 @@ class Objective:
         used = {layer for term in self.style for layer in term.targets}
         head = (self.content.layer,) if self.content is not None else ()
         return head + tuple(l for l in STYLE_LAYERS if l in used)
+
+    def statistics(self, features: Features, part: Optional[Part] = None) -> List[Stats]:
+        """Every term's statistics, the content term's first ({} without one). Of a tile's features
+        (``part``), they are that tile's share: the whole image's are the sum over the tiles."""
+        head = self.content.statistics(features, part) if self.content is not None else {}
+        return [head] + [t.statistics(features, part) for t in self.style]
+
+    def losses(self, stats: List[Stats], device) -> Losses:
+        """L from the whole image's statistics."""
+        zero = torch.zeros((), device=device)
+        c = self.content.loss(stats[0]) if self.content is not None else zero
+        parts = [t.weight * t.loss(st) if st else zero for t, st in zip(self.style, stats[1:])]
+        s = sum(parts) if parts else zero
+        return Losses(self.content_weight * c + self.style_weight * s, c, s, parts)
 
     def __call__(self, features: Features) -> Losses:
         device = next(iter(features.values())).device

@@ -51,6 +51,7 @@ RANGES = {  # for the docs and the tests: option -> (lowest, highest)
     "coarse_steps": (0, STEPS_MAX), "mix_steps": (0, STEPS_MAX), "content_weight": (0, WEIGHT_MAX),
     "style_weight": (0, WEIGHT_MAX), "style_scale": (0, STYLE_SCALE_MAX), "learning_rate": (0, LEARNING_RATE_MAX),
     "lbfgs_history": (1, LBFGS_HISTORY_MAX), "seed": (0, SEED_MAX), "guide_grow": (-GUIDE_GROW_MAX, GUIDE_GROW_MAX),
+    "tile": (0, SIZE_MAX),   # and 1-15 refused: 0 = automatic, else at least the 16-px pooling grid
 }
 
 
@@ -106,6 +107,7 @@ class TransferOptions:
     lbfgs_history: int = 20
     learning_rate: float = 1.0       # Adam's step size in model-input units (0-255 scale)
     fast: bool = True                # reduced precision where it is safe (GPU only; see engine.precision)
+    tile: int = 0                    # tiles of at most PX (multiple of 16) px; 0 = tiled only when over budget
 
     # ---- validation -------------------------------------------------------------------------
     def validate(self, n_styles: int, content_hw: Optional[Tuple[int, int]] = None) -> None:
@@ -150,6 +152,9 @@ class TransferOptions:
         _int_in("L-BFGS history", self.lbfgs_history, 1, LBFGS_HISTORY_MAX)
         _int_in("seed", self.seed, 0, SEED_MAX)
         _int_in("guide grow", self.guide_grow, -GUIDE_GROW_MAX, GUIDE_GROW_MAX, "feature pixels")
+        _int_in("tile", self.tile, 0, SIZE_MAX, "pixels (0 = automatic)")
+        if 0 < self.tile < 16:
+            raise BadInput(f"tile must be 0 (automatic) or at least 16 pixels, VGG-19's pooling grid (got {self.tile})")
         if self.style_blend is not None:
             if not isinstance(self.style_blend, (list, tuple)) or not self.style_blend:
                 raise BadInput(f"style blend must be a list of weights, one per style image "

@@ -40,17 +40,23 @@ from .vgg import CHANNELS, STYLE_LAYERS
 Guides = Dict[str, torch.Tensor]   # layer -> guide at that layer's size; a layer left out is empty there
 
 
-def guided_gram(features: torch.Tensor, guide: Optional[torch.Tensor]) -> torch.Tensor:
-    """G = (F∘t)(F∘t)ᵀ / (H W); the plain Gram when there is no guide."""
-    return gram(features if guide is None else features * guide)
+def guided_gram(features: torch.Tensor, guide: Optional[torch.Tensor], count: Optional[int] = None) -> torch.Tensor:
+    """G = (F∘t)(F∘t)ᵀ / (H W); the plain Gram when there is no guide. ``count`` replaces H W for a
+    tile's part of the image (its guide is then the tile's part of the guide)."""
+    return gram(features if guide is None else features * guide, count)
 
 
-def guided_means(features: torch.Tensor, guide: Optional[torch.Tensor]) -> torch.Tensor:
-    """m = Σ_p t(p) F(p) / Σ_p t(p), for every channel; the plain mean when there is no guide."""
+def guided_means(features: torch.Tensor, guide: Optional[torch.Tensor], mass=None) -> torch.Tensor:
+    """m = Σ_p t(p) F(p) / Σ_p t(p), for every channel; the plain mean when there is no guide.
+    ``mass`` replaces the divisor (Σ_p t(p), or H W) for a tile's part of the image."""
     f = features[0].float()
     if guide is None:
-        return f.mean(dim=(1, 2))
-    return (f * guide).sum(dim=(1, 2)) / guide.sum()
+        return f.sum(dim=(1, 2)) / (f.shape[1] * f.shape[2] if mass is None else mass)
+    return (f * guide).sum(dim=(1, 2)) / (guide.sum() if mass is None else mass)
+
+
+def _take(part, layer: str, guide: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    return guide if part is None or guide is None else part.take(layer, guide)
 
 
 def _layer_sum(parts) -> torch.Tensor:
@@ -94,8 +100,10 @@ class GramTerm:
             return {l: guided_gram(features[l], None).detach() for l in STYLE_LAYERS}
         return {l: guided_gram(features[l], g).detach() for l, g in guides.items()}
 
-    def statistics(self, features: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        return {l: guided_gram(features[l], None if self.guides is None else self.guides[l]) for l in self.targets}
+    def statistics(self, features: Dict[str, torch.Tensor], part=None) -> Dict[str, torch.Tensor]:
+        """G_l of the features (of a tile's ``part``: its share, Σ over its positions / the whole H_l W_l)."""
+        return {l: guided_gram(features[l], _take(part, l, None if self.guides is None else self.guides[l]),
+                               None if part is None else part.count(l)) for l in self.targets}
 
     def loss(self, stats: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Σ_l (1e3 / C_l²) · MSE(G_l, Ĝ_l)."""
@@ -111,12 +119,14 @@ class SumsTerm:
 
     kind: ClassVar[str] = "sums"
     targets: Dict[str, torch.Tensor]         # layer -> target guided means (C); only the layers matched
-    guides: Guides                           # layer -> raw (unnormalised) output guide
+    guides: Optional[Guides]                 # layer -> raw (unnormalised) output guide; None = plain means
     weight: float = 1.0
     label: str = "style"
 
     def __post_init__(self):
-        self.targets = {l: t for l, t in self.targets.items() if l in self.guides}
+        if self.guides is not None:
+            self.targets = {l: t for l, t in self.targets.items() if l in self.guides}
+            self._mass = {l: g.sum() for l, g in self.guides.items()}   # Σ_p t(p) over the whole image
 
     @staticmethod
     def layer_guides(guide: torch.Tensor, propagation: str, grow: int) -> Guides:
@@ -131,8 +141,12 @@ class SumsTerm:
             return {l: guided_means(features[l], None) for l in STYLE_LAYERS}
         return {l: guided_means(features[l], g) for l, g in guides.items()}
 
-    def statistics(self, features: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        return {l: guided_means(features[l], self.guides[l]) for l in self.targets}
+    def statistics(self, features: Dict[str, torch.Tensor], part=None) -> Dict[str, torch.Tensor]:
+        """m_l of the features (of a tile's ``part``: its share, divided by the whole guide's mass)."""
+        if self.guides is None:
+            return {l: guided_means(features[l], None, None if part is None else part.count(l)) for l in self.targets}
+        return {l: guided_means(features[l], _take(part, l, self.guides[l]), None if part is None else self._mass[l])
+                for l in self.targets}
 
     def loss(self, stats: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Σ_l (1e3 / C_l) · MSE(m_l, m̂_l)."""

@@ -14,7 +14,7 @@ from typing import Dict, List, Sequence, Type, Union
 import numpy as np
 import torch
 
-from . import color
+from . import color, tiling
 from .cache import pixel_hash
 from .guides import mask_to_tensor
 from .images import resize, to_tensor
@@ -57,9 +57,9 @@ def content_target(ctx: Context, size) -> torch.Tensor:
     key = (model.source, model.pooling, str(model.device), inputs.content_key, tuple(size), ctx.options.fast)
 
     def compute():
-        with torch.no_grad():
-            target = ctx.features(model.to_input(resize(inputs.content, size)), CONTENT_LAYERS)
-        return target[CONTENT_LAYERS[0]].float().detach()
+        x = model.to_input(resize(inputs.content, size))
+        target = tiling.features(ctx.features_of(CONTENT_LAYERS), x, ctx.plan(size, CONTENT_LAYERS))
+        return target[CONTENT_LAYERS[0]].detach()
 
     return ctx.cached("content", key, compute)
 
@@ -77,12 +77,23 @@ def style_targets(ctx: Context, term_type: TermType, source: StyleSource, size) 
 
     def compute():
         guide = mask_to_tensor(source.mask, ssize, model.device) if guided else None
-        with torch.no_grad(), ctx.autocast():
-            feats = model.features(model.to_input(resize(style, ssize)), STYLE_LAYERS)
-            guides = term_type.layer_guides(guide, options.propagation, options.guide_grow) if guided else None
-            return term_type.targets_of(feats, guides)
+        guides = term_type.layer_guides(guide, options.propagation, options.guide_grow) if guided else None
+        return {l: s.detach() for l, s in statistics_of(ctx, term_type, guides, model.to_input(resize(style, ssize))).items()}
 
     return ctx.cached("style", key, compute)
+
+
+def statistics_of(ctx: Context, term_type: TermType, guides, x: torch.Tensor,
+                  layers=STYLE_LAYERS) -> Dict[str, torch.Tensor]:
+    """A term type's statistics of the image x (model input) under ``guides`` (None: the whole image)
+    at ``layers``, summed over tiles where the image is too large to run whole: the same values as
+    ``term_type.targets_of``."""
+    probe = term_type(dict.fromkeys(layers), guides)   # its statistics only: no targets
+    layers = tuple(probe.targets)
+    if not layers:
+        return {}
+    stats_of = lambda f, part: [probe.statistics(f, part)]  # noqa: E731
+    return tiling.statistics(ctx.features_of(layers), x, stats_of, ctx.plan(x.shape[-2:], layers))[0]
 
 
 def _blended_grams(ctx: Context, size) -> Dict[str, torch.Tensor]:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import color, precision
+from . import color, precision, tiling
 from .cache import TargetCache
 from .errors import BadInput, OutOfMemory
 from .guides import mask_to_tensor
@@ -32,7 +32,7 @@ from .optim import make_optimizer
 from .options import Progress, Region, TransferOptions, TransferResult
 from .scale import fit_long_edge, fit_pixels, mix_cut_layer, pyramid_sizes
 from .spatial import GramTerm
-from .targets import colour_controlled, level_objective
+from .targets import colour_controlled, level_objective, statistics_of
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS, Model
 
 __all__ = ["stylize", "mix_styles", "objective", "warm_up", "optimise", "Level",
@@ -53,28 +53,38 @@ class Level:
     index: int = 0                                  # pyramid level, and how many there are
     count: int = 1
     stage: str = "transfer"                         # or "mix"
+    plan: Optional[tiling.Plan] = None              # whole (None or untiled) or in tiles
 
 
 def optimise(ctx: Context, level: Level, x: torch.Tensor) -> torch.Tensor:
-    """Run ``level.steps`` optimiser steps on x (model input space, requires grad). Returns x."""
-    options, steps = ctx.options, ctx.steps
+    """Run ``level.steps`` optimiser steps on x (model input space, requires grad). Returns x.
+    A tiled level's closure sets x.grad from the two tiled passes (``tiling.value_and_grad``); the
+    optimiser sees one whole image either way."""
+    options, steps, plan = ctx.options, ctx.steps, level.plan
     torch.manual_seed(options.seed)
-    opt = make_optimizer(options.optimizer, x, options.lbfgs_history, options.learning_rate,
-                         ctx.model.input_scale)
+    history = plan.history if plan is not None and plan.history else options.lbfgs_history
+    opt = make_optimizer(options.optimizer, x, history, options.learning_rate, ctx.model.input_scale)
     layers = level.objective.layers
     last = {}
 
     def closure():
         x.grad = None
-        total, c, s, _ = level.objective(ctx.features(x, layers))
-        total.backward()
+        if plan is not None and plan.tiled:
+            total, c, s, _ = tiling.value_and_grad(ctx.features_of(layers), level.objective, x, plan,
+                                                   steps.stop_requested)
+        else:
+            total, c, s, _ = level.objective(ctx.features(x, layers))
+            total.backward()
         last.update(total=total.detach(), content=c.detach(), style=s.detach())
         return total
 
     for step in range(1, level.steps + 1):
         if steps.stop_requested():
             break
-        opt.step(closure)
+        try:
+            opt.step(closure)
+        except tiling.Stopped:   # asked to stop between tiles: the step is dropped, x is the last step's
+            break
         steps.done += 1
         if steps.callback is not None:
             snapshot = dict(last)
@@ -90,18 +100,24 @@ def _mix(ctx: Context, coarse: torch.Tensor, fine: torch.Tensor, steps: int,
          cut: Optional[str] = None) -> torch.Tensor:
     """Scale mixing: start from ``coarse`` (at the mix's size) and match ``fine``'s Grams on
     relu1_1 … cut only (``scale.mix_cut_layer``), with no content term."""
+    level, x = _mix_level(ctx, coarse, fine, steps, cut)
+    x = optimise(ctx, level, x)
+    return ctx.model.from_input(x.detach()).clamp(0, 1)
+
+
+def _mix_level(ctx: Context, coarse: torch.Tensor, fine: torch.Tensor, steps: int,
+               cut: Optional[str] = None) -> Tuple[Level, torch.Tensor]:
+    """The style mix as a level, and its starting image (model input, requiring grad)."""
     model, size = ctx.model, tuple(coarse.shape[-2:])
     fine = resize(fine, fit_pixels(fine.shape[-2], fine.shape[-1], size[0] * size[1]))
     cut = cut or mix_cut_layer(*size)
     layers = tuple(l for l in STYLE_LAYERS if l <= cut)
-    with torch.no_grad():
-        fine_feats = ctx.features(model.to_input(fine), layers)
-    objective = Objective(None, [GramTerm({l: gram(f) for l, f in fine_feats.items()})],
-                          content_weight=0.0, style_weight=1.0)
+    targets = statistics_of(ctx, GramTerm, None, model.to_input(fine), layers)
+    objective = Objective(None, [GramTerm({l: targets[l] for l in layers})], content_weight=0.0, style_weight=1.0)
     x = model.to_input(coarse).detach().clone().requires_grad_(True)
-    level = Level(size, steps, objective, preview=lambda xi: to_uint8(model.from_input(xi)), stage="mix")
-    x = optimise(ctx, level, x)
-    return model.from_input(x.detach()).clamp(0, 1)
+    level = Level(size, steps, objective, preview=lambda xi: to_uint8(model.from_input(xi)), stage="mix",
+                  plan=ctx.plan(size, objective.layers))
+    return level, x
 
 
 def mix_styles(model: Model, coarse: np.ndarray, fine: np.ndarray, size: int = 512, steps: int = 200,
@@ -129,8 +145,10 @@ def _mix_into_styles(ctx: Context, final_size, steps: int) -> dict:
     mixed_key = f"mix:{inputs.style_keys[a]}:{inputs.style_keys[b]}:{mix_size}:{steps}:{ctx.options.seed}"
     for i in (a, b):
         inputs.styles[i], inputs.style_keys[i] = mixed, mixed_key
-    return {"size": list(mix_size), "steps": steps, "cut": mix_cut_layer(*mix_size),
-            "seconds": round(time.perf_counter() - t0, 3)}
+    cut = mix_cut_layer(*mix_size)
+    return {"size": list(mix_size), "steps": steps, "cut": cut,
+            "seconds": round(time.perf_counter() - t0, 3),
+            **ctx.plan(mix_size, tuple(l for l in STYLE_LAYERS if l <= cut)).describe()}
 
 
 # ---- the levels --------------------------------------------------------------------------------
@@ -167,9 +185,11 @@ def _run_levels(ctx: Context, plan: _Plan, init_image: Optional[np.ndarray],
         else:
             x = F.interpolate(x.detach(), size=size, mode="bilinear", align_corners=False)
         x.requires_grad_(True)
-        level = Level(size, n, objective, _preview(ctx, size), index, len(plan.sizes))
+        tiles = ctx.plan(size, objective.layers)
+        level = Level(size, n, objective, _preview(ctx, size), index, len(plan.sizes), plan=tiles)
         x = optimise(ctx, level, x)
-        report_levels.append({"size": list(size), "steps": n, "seconds": round(time.perf_counter() - t0, 3)})
+        report_levels.append({"size": list(size), "steps": n, "seconds": round(time.perf_counter() - t0, 3),
+                              **tiles.describe()})
         if ctx.steps.cancelled:
             break
     return x, objective
@@ -177,8 +197,11 @@ def _run_levels(ctx: Context, plan: _Plan, init_image: Optional[np.ndarray],
 
 def _final_losses(ctx: Context, x: torch.Tensor, objective: Objective) -> dict:
     """The report's "losses": content, style and total at the end (and each region's style loss)."""
+    layers = objective.layers
+    stats = tiling.statistics(ctx.features_of(layers), x.detach(), objective.statistics,
+                              ctx.plan(x.shape[-2:], layers))
     with torch.no_grad():
-        total, c, s, parts = objective(ctx.features(x.detach(), objective.layers))
+        total, c, s, parts = objective.losses(stats, x.device)
     losses = {"content": float(c), "style": float(s), "total": float(total)}
     if ctx.inputs.regions:
         losses["regions"] = [float(p) for p, t in zip(parts, objective.style) if t.label.startswith("region")]
@@ -206,13 +229,19 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
             regions: Sequence[Region] = (), init_image: Optional[np.ndarray] = None,
             cache: Optional[TargetCache] = None,
             callback: Optional[Callable[[Progress], None]] = None,
-            should_stop: Optional[Callable[[], bool]] = None) -> TransferResult:
-    """Render ``content`` in the style of ``styles`` (see the module docstring)."""
+            should_stop: Optional[Callable[[], bool]] = None,
+            memory_budget: Optional[int] = None) -> TransferResult:
+    """Render ``content`` in the style of ``styles`` (see the module docstring). ``memory_budget``
+    (bytes): a level that would need more runs in tiles that fit (``tiling``), with the same result;
+    a budget too small for even the smallest tiles is a BadInput before any work."""
     regions, styles = list(regions), list(styles)
     _validate(content, styles, options, regions, init_image)
     t0 = time.perf_counter()
     plan = _Plan.of(content, options)
-    ctx = Context(model, options, Steps(plan.total(options), callback, should_stop), cache=cache)
+    ctx = Context(model, options, Steps(plan.total(options), callback, should_stop), cache=cache,
+                  memory_budget=memory_budget)
+    # a budget too small for the final level: said now, before any work
+    tiling.plan(plan.sizes[-1], ALL_LAYERS, options, model.device, memory_budget, len(regions))
     report: dict = {"options": options.to_dict(), "model": model.describe(), "device": str(model.device),
                     "regions": len(regions), "levels": []}
     try:

@@ -1,0 +1,297 @@
+"""Exact tiled transfer: the SAME objective as untiled, over overlapping tiles, in bounded memory
+(the global-Gram scheme of Galerne et al., "Scaling Painting Style Transfer", 2023).
+
+Every statistic a term takes of the output is a sum over feature positions divided by a count of the
+whole image (``losses``, ``spatial``): Gram  G = Σ_p f_p f_pᵀ / N,  guided Gram with the guide
+multiplied in,  guided sums  Σ_p t(p) f_p / Σ_p t(p),  content  Σ_p |F_p − P_p|² / numel.
+Sums over disjoint sets of positions add up, so the image is cut into tiles whose CORES partition it:
+
+- tile cores sit on the 16-px pooling grid (origins multiples of 16), so at a layer of stride s a core
+  maps to exactly core/s positions and every pooling window of the tile is one of the image's;
+- a tile runs through the network with a HALO of at least the receptive-field radius of the deepest
+  layer used (``halo_for``: 80 px for relu5_1, 48 px for relu4_2; 156 px receptive field at conv5_1),
+  clipped at the image's borders, where the network's own zero padding is the true padding;
+- a tile OWNS its core's positions at every layer: their whole receptive field lies inside the tile's
+  input, so they equal the untiled features exactly.
+
+Pass 1 (no gradient): every tile's owned features give partial statistics; their sum is the global
+statistic S. L(S) is computed once with S as a leaf, and autograd gives dL/dS.
+Pass 2: per tile, the surrogate Σ ⟨dL/dS, S_tile⟩ is back-propagated to the tile's input window and
+added into one image-sized gradient: Σ_tiles ∂S_tile/∂x = ∂S/∂x, so it is the exact gradient of L.
+
+Memory: a tile's backward needs about ``activation_bytes_per_pixel`` of its input window, whatever the
+image's size; what stays image-sized (the image, its gradient, the optimiser's history, the content
+target, the guides) is ``image_bytes_per_pixel``. ``plan`` picks the largest tile that fits a budget.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+
+from .errors import BadInput
+from .vgg import LAYERS
+
+GRID = 16                      # VGG-19 pools four times before relu5_1: the feature grids align every 16 px
+GOOD_CORE = 256                # a core from which on the halo's recomputation costs less than the core
+BASE_BYTES = 300 << 20         # weights, allocator slack, style targets (as daemon/service/memory.py)
+
+
+def _receptive_fields() -> Dict[str, Tuple[int, int, int]]:
+    """layer -> (stride s, lo, hi): position i of the layer sees input pixels [s·i − lo, s·i + hi]
+    (3×3 convolutions with padding 1 widen it by s on each side, 2×2 poolings double s)."""
+    out, s, lo, hi = {}, 1, 0, 0
+    for name, kind, _ in LAYERS:
+        if kind == "conv":
+            lo, hi = lo + s, hi + s
+        elif kind == "pool":
+            hi, s = hi + s, 2 * s
+        out[name] = (s, lo, hi)
+    return out
+
+
+RECEPTIVE = _receptive_fields()
+STRIDE = {name: s for name, (s, _, _) in RECEPTIVE.items()}
+
+
+def halo_for(layers: Iterable[str]) -> int:
+    """The halo (px, a multiple of 16) that makes a core's features exact at every one of ``layers``.
+    A core [c0, c1) owns positions c0/s … c1/s − 1, which see [c0 − lo, c1 − s + hi]."""
+    need = max(max(lo, hi - s + 1) for s, lo, hi in (RECEPTIVE[l] for l in layers))
+    return GRID * math.ceil(need / GRID)
+
+
+# ---- tiles ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tile:
+    """One tile: the pixels it owns (core) and the pixels it runs through the network (window), as
+    (y0, y1, x0, x1), and the whole image's size (h, w)."""
+
+    core: Tuple[int, int, int, int]
+    window: Tuple[int, int, int, int]
+    image: Tuple[int, int]
+
+    def input(self, x: torch.Tensor) -> torch.Tensor:
+        y0, y1, x0, x1 = self.window
+        return x[..., y0:y1, x0:x1]
+
+    def _owned(self, layer: str, origin: Tuple[int, int]) -> Tuple[slice, slice]:
+        s = STRIDE[layer]
+        y0, y1, x0, x1 = self.core
+        oy, ox = origin[0] // s, origin[1] // s
+        return slice(y0 // s - oy, y1 // s - oy), slice(x0 // s - ox, x1 // s - ox)
+
+    def crop(self, layer: str, features: torch.Tensor) -> torch.Tensor:
+        """The owned positions of this tile's own feature map at ``layer``."""
+        ys, xs = self._owned(layer, (self.window[0], self.window[2]))
+        return features[..., ys, xs]
+
+    def take(self, layer: str, full: torch.Tensor) -> torch.Tensor:
+        """The owned positions of an image-sized map at ``layer`` (a guide, the content target)."""
+        ys, xs = self._owned(layer, (0, 0))
+        return full[..., ys, xs]
+
+    def count(self, layer: str) -> int:
+        """Positions of the WHOLE image's map at ``layer``: the statistics' divisor."""
+        s = STRIDE[layer]
+        return (self.image[0] // s) * (self.image[1] // s)
+
+
+def _cuts(n: int, core: int, halo: int) -> List[Tuple[int, int, int, int]]:
+    """Along one axis of n px: (core start, core end, window start, window end) of each tile."""
+    out = []
+    for c0 in range(0, n, core):
+        c1 = min(n, c0 + core)
+        out.append((c0, c1, max(0, c0 - halo), min(n, c1 + halo)))
+    return out
+
+
+def tiles(size: Tuple[int, int], core: int, halo: int) -> List[Tile]:
+    """Tiles of ``core`` px (a multiple of 16) covering an image of ``size`` = (h, w), row by row."""
+    h, w = size
+    return [Tile((cy0, cy1, cx0, cx1), (wy0, wy1, wx0, wx1), (h, w))
+            for cy0, cy1, wy0, wy1 in _cuts(h, core, halo) for cx0, cx1, wx0, wx1 in _cuts(w, core, halo)]
+
+
+# ---- memory --------------------------------------------------------------------------------------
+def activation_bytes_per_pixel(options, device: torch.device) -> float:
+    """Peak bytes per INPUT pixel of one forward + backward through relu5_1 (saved activations
+    ~1.5 kB/px in fp32, 0.9 kB in bf16, observed peaks up to 2.4× that; performance.md)."""
+    fast = options.fast and torch.device(device).type == "cuda"
+    return (900 if fast else 1500) * 2.4
+
+
+def image_bytes_per_pixel(options, history: Optional[int] = None, regions: int = 0) -> float:
+    """Bytes per OUTPUT pixel of what stays image-sized however the level is tiled (fp32, 12 B per
+    RGB vector): the image and its gradient; the optimiser's state (L-BFGS: 2 vectors per remembered
+    step and ~7 of work; Adam: its two moments and 2 of work); the content as the network sees it (and
+    the original for luminance transfer); the relu4_2 content target (512 channels at 1/64 of the
+    pixels); each region's guides; and slack for the preview's copies."""
+    m = options.lbfgs_history if history is None else history
+    optimiser = (2 * m + 7) * 12 if options.optimizer == "lbfgs" else 4 * 12
+    content = 512 * 4 / 64 if options.content_weight > 0 else 0
+    inputs = 24 if options.color == "luminance" else 12
+    return 24 + optimiser + inputs + content + regions * 12 + 24
+
+
+def untiled_bytes(size: Tuple[int, int], options, device: torch.device, regions: int = 0) -> int:
+    """Peak bytes of a level run as one tensor (style images at style_scale included, as the
+    service's estimate counts them)."""
+    px = size[0] * size[1]
+    return int(BASE_BYTES + px * (activation_bytes_per_pixel(options, device) + image_bytes_per_pixel(options, regions=regions))
+               + px * options.style_scale * 1500 * 1.2)
+
+
+def tiled_bytes(size: Tuple[int, int], core: int, halo: int, options, device: torch.device,
+                history: Optional[int] = None, regions: int = 0) -> int:
+    """Peak bytes of a level run in tiles of ``core`` px with ``halo``."""
+    window = (min(core + 2 * halo, size[0]), min(core + 2 * halo, size[1]))
+    return int(BASE_BYTES + window[0] * window[1] * activation_bytes_per_pixel(options, device)
+               + size[0] * size[1] * image_bytes_per_pixel(options, history, regions))
+
+
+@dataclass
+class Plan:
+    """How one level runs: untiled (``core`` 0) or in ``tiles`` of ``core`` px with ``halo``, and the
+    L-BFGS history that fits (lowered only when the budget cannot hold the asked one)."""
+
+    size: Tuple[int, int]
+    core: int = 0
+    halo: int = 0
+    tiles: List[Tile] = field(default_factory=list)
+    history: Optional[int] = None
+    note: Optional[str] = None
+
+    @property
+    def tiled(self) -> bool:
+        return self.core > 0
+
+    def describe(self) -> dict:
+        """The report's entry for a level."""
+        out = {"tiled": self.tiled, "tile": self.core or None, "tiles": len(self.tiles) if self.tiled else 1,
+               "halo": self.halo if self.tiled else None}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.2f} GB"
+
+
+def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: Optional[int] = None,
+         regions: int = 0) -> Plan:
+    """Untiled when no tile is forced and the level fits ``budget`` (or there is none); else the
+    largest core (a multiple of 16, at most ``options.tile`` when set) whose window's backward and the
+    image-sized state fit the budget. A budget too small even for a 16-px core is a BadInput."""
+    h, w = size
+    forced = getattr(options, "tile", 0) or 0
+    fits = budget is None or untiled_bytes(size, options, device, regions) <= budget
+    if fits and (forced == 0 or (h <= forced and w <= forced)):
+        return Plan(size)
+    halo = halo_for(layers)
+    longest = GRID * math.ceil(max(h, w) / GRID)
+    core = min(longest, forced // GRID * GRID) if forced else longest
+    history, note = None, None
+    if budget is not None:
+        m = options.lbfgs_history if options.optimizer == "lbfgs" else None
+        smallest = tiled_bytes(size, GRID, halo, options, device, history=1 if m else None, regions=regions)
+        if smallest > budget:
+            adam = dataclasses.replace(options, optimizer="adam")
+            hint = ", or use the Adam optimiser (less state per pixel than L-BFGS)" \
+                if m and tiled_bytes(size, GRID, halo, adam, device, regions=regions) <= budget else ""
+            raise BadInput(f"a memory budget of {_gb(budget)} is too small for {w}×{h} pixels, even in the "
+                           f"smallest tiles (needs about {_gb(smallest)}): raise the budget or lower the size{hint}")
+        # the L-BFGS history is image-sized: lowered (never below 1) when it would leave no room for
+        # tiles of a useful size, where the halo costs less than the core (GOOD_CORE)
+        good = min(core, GOOD_CORE)
+        if m and tiled_bytes(size, good, halo, options, device, regions=regions) > budget:
+            history = max([k for k in range(1, m + 1)
+                           if tiled_bytes(size, good, halo, options, device, history=k, regions=regions) <= budget]
+                          or [1])
+            note = f"L-BFGS history lowered from {m} to {history} to fit the memory budget"
+        while core > GRID and tiled_bytes(size, core, halo, options, device, history, regions) > budget:
+            core -= GRID
+    if core >= longest and fits:
+        return Plan(size, history=history, note=note)
+    return Plan(size, core, halo, tiles(size, core, halo), history, note)
+
+
+# ---- the two passes ------------------------------------------------------------------------------
+Stats = List[Dict[str, torch.Tensor]]
+
+
+class Stopped(Exception):
+    """Raised between tiles when the job is asked to stop: the step is abandoned, the image kept."""
+
+
+def _owned_features(features: Dict[str, torch.Tensor], tile: Tile) -> Dict[str, torch.Tensor]:
+    return {l: tile.crop(l, f) for l, f in features.items()}
+
+
+def _add(total: Optional[Stats], part: Stats) -> Stats:
+    if total is None:
+        return [dict(d) for d in part]
+    return [{l: td[l] + pd[l] for l in td} for td, pd in zip(total, part)]
+
+
+def statistics(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x: torch.Tensor,
+               stats_of: Callable, plan: Plan, stop: Optional[Callable[[], bool]] = None) -> Stats:
+    """Pass 1: the statistics of the whole image, summed tile by tile (no gradient).
+    ``features_of(x)`` runs the network; ``stats_of(features, tile)`` gives a term list's statistics
+    of features (tile None: the whole image)."""
+    with torch.no_grad():
+        if not plan.tiled:
+            return stats_of(features_of(x), None)
+        total = None
+        for tile in plan.tiles:
+            if stop is not None and stop():
+                raise Stopped
+            total = _add(total, stats_of(_owned_features(features_of(tile.input(x)), tile), tile))
+        return total
+
+
+def features(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x: torch.Tensor, plan: Plan) -> Dict[str, torch.Tensor]:
+    """Image-sized feature maps (forward only), assembled from every tile's owned positions."""
+    with torch.no_grad():
+        if not plan.tiled:
+            return {l: f.float() for l, f in features_of(x).items()}
+        out: Dict[str, torch.Tensor] = {}
+        for tile in plan.tiles:
+            for l, f in _owned_features(features_of(tile.input(x)), tile).items():
+                if l not in out:
+                    s = STRIDE[l]
+                    out[l] = torch.zeros((1, f.shape[1], plan.size[0] // s, plan.size[1] // s), device=x.device)
+                tile.take(l, out[l]).copy_(f)
+        return out
+
+
+def value_and_grad(features_of: Callable, objective, x: torch.Tensor, plan: Plan,
+                   stop: Optional[Callable[[], bool]] = None):
+    """The objective's ``Losses`` at x (detached) with x.grad set to its exact gradient, in two
+    passes over the tiles (module docstring). Raises ``Stopped`` between tiles when ``stop()``."""
+    stats_of = objective.statistics
+    total = statistics(features_of, x, stats_of, plan, stop)
+    leaves = [{l: s.detach().requires_grad_(True) for l, s in d.items()} for d in total]
+    with torch.enable_grad():
+        losses = objective.losses(leaves, x.device)
+        if losses.total.requires_grad:
+            losses.total.backward()
+    seeds = [{l: s.grad for l, s in d.items() if s.grad is not None} for d in leaves]
+    grad = torch.zeros_like(x)
+    for tile in plan.tiles:
+        if stop is not None and stop():
+            raise Stopped
+        xt = tile.input(x).detach().requires_grad_(True)
+        with torch.enable_grad():
+            part = stats_of(_owned_features(features_of(xt), tile), tile)
+            surrogate = sum((seed[l] * p[l]).sum() for seed, p in zip(seeds, part) for l in seed)
+        if isinstance(surrogate, torch.Tensor) and surrogate.requires_grad:
+            surrogate.backward()
+            y0, y1, x0, x1 = tile.window
+            grad[..., y0:y1, x0:x1] += xt.grad
+    x.grad = grad
+    return type(losses)(*(v.detach() if isinstance(v, torch.Tensor) else [p.detach() for p in v] for v in losses))

@@ -1,0 +1,166 @@
+"""Exact tiled transfer (``engine.tiling``): the same objective, loss and gradient as untiled, so the
+same picture, in bounded memory (CPU, real VGG-19 weights, small images with at least 3×3 tiles)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from daemon.engine import ModelSpec, Region, TransferOptions, load_model, stylize
+from daemon.engine import tiling
+from daemon.engine.job import Context, Steps
+from daemon.engine.targets import colour_controlled, level_objective
+from daemon.engine.transfer import _mix_level, _mix_into_styles
+from daemon.engine.vgg import STYLE_LAYERS
+
+from .images import example, half_masks
+
+ROOT = Path(__file__).resolve().parent.parent
+TILE = 32                                   # 80×80 px in 32-px tiles: 3×3 tiles
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(ModelSpec(device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def images():
+    content = example("chelsea.png", 120)[0:80, 20:100]          # 80×80
+    return content, example("starry_night.jpg", 80), example("the_scream.jpg", 64)
+
+
+def _soft_masks(h, w):
+    """Two regions meeting in a soft ramp across the middle (a feathered selection)."""
+    ramp = np.clip((np.arange(w, dtype=np.float32) - w / 2) / (w / 4) + 0.5, 0, 1)
+    right = np.tile(ramp, (h, 1))
+    return 1 - right, right
+
+
+def _loss_and_grad(model, content, styles, options, regions=(), tile=0, mix=False):
+    """The final level's loss and gradient at a perturbed content image, untiled (tile 0) or tiled.
+    ``mix``: the style-mixing level instead (its objective, at its own size)."""
+    opts = TransferOptions(size=max(content.shape[:2]), fast=False, tile=tile, **options)
+    ctx = Context(model, opts, Steps(0), inputs=colour_controlled(model.device, content, styles, list(regions), opts))
+    size = content.shape[:2]
+    if mix:
+        level, x = _mix_level(ctx, ctx.inputs.styles[0], ctx.inputs.styles[1], 1)
+        objective, plan = level.objective, level.plan
+    else:
+        if opts.scale_mix:
+            _mix_into_styles(ctx, size, 1)
+        objective = level_objective(ctx, size)
+        plan = ctx.plan(size, objective.layers)
+        x = model.to_input(ctx.inputs.content).detach().clone()
+    assert plan.tiled == bool(tile)
+    if tile:
+        assert len({t.core[0] for t in plan.tiles}) >= 3 and len({t.core[2] for t in plan.tiles}) >= 3
+    g = torch.Generator().manual_seed(1)
+    x = (x.detach() + 8 * torch.randn(x.shape, generator=g)).requires_grad_(True)
+    if plan.tiled:
+        total = tiling.value_and_grad(ctx.features_of(objective.layers), objective, x, plan).total
+    else:
+        total = objective(ctx.features(x, objective.layers)).total
+        total.backward()
+    return float(total.detach()), x.grad.detach().clone()
+
+
+def _same(a, b):
+    (la, ga), (lb, gb) = a, b
+    assert abs(la - lb) / abs(la) < 1e-4
+    assert float((ga - gb).norm() / ga.norm()) < 1e-4
+
+
+@pytest.mark.parametrize("job", ["plain", "two soft regions", "luminance"])
+def test_tiled_loss_and_gradient_equal_untiled(model, images, job):
+    content, starry, scream = images
+    options, regions, styles = {}, (), [starry]
+    if job == "two soft regions":
+        left, right = _soft_masks(*content.shape[:2])
+        regions, styles = (Region(left, 0), Region(right, 1)), [starry, scream]
+        options = {"global_guide": True}
+    elif job == "luminance":
+        options = {"color": "luminance"}
+    _same(_loss_and_grad(model, content, styles, options, regions),
+          _loss_and_grad(model, content, styles, options, regions, tile=TILE))
+
+
+def test_tiled_scale_mix_equals_untiled(model, images):
+    """Both stages of scale mixing: the mix's own objective (shallow layers: small halos, so tiles
+    with the halo inside the image on both sides) and the transfer with the mixed style."""
+    content, starry, scream = images
+    options = {"scale_mix": [0, 1], "style_scale": 1.0}
+    _same(_loss_and_grad(model, content, [starry, scream], options, mix=True),
+          _loss_and_grad(model, content, [starry, scream], options, tile=16, mix=True))
+    _same(_loss_and_grad(model, content, [starry, scream], options),
+          _loss_and_grad(model, content, [starry, scream], options, tile=TILE))
+
+
+@pytest.mark.slow
+def test_tiled_features_equal_untiled_where_halos_lie_inside_the_image(model):
+    """At 288 px in 64-px tiles the middle tiles' windows are cut out of the image on every side: their
+    cores' features are still the untiled ones, at every layer up to relu5_1."""
+    x = model.to_input(torch.rand((1, 3, 288, 272), generator=torch.Generator().manual_seed(0)))
+    layers = ("relu1_1", "relu3_1", "relu4_2", "relu5_1")
+    plan = tiling.Plan((288, 272), 64, tiling.halo_for(layers), tiling.tiles((288, 272), 64, tiling.halo_for(layers)))
+    assert tiling.halo_for(layers) == 80 and tiling.halo_for(("relu4_2",)) == 48
+    assert any(t.window[0] > 0 and t.window[1] < 288 for t in plan.tiles)
+    whole = tiling.features(lambda xi: model.features(xi, layers), x, tiling.Plan((288, 272)))
+    tiled = tiling.features(lambda xi: model.features(xi, layers), x, plan)
+    for l in layers:
+        assert torch.allclose(whole[l], tiled[l], rtol=1e-4, atol=1e-3 * float(whole[l].abs().max())), l
+
+
+def test_a_seeded_run_forced_to_tile_gives_the_untiled_picture(model, images):
+    content, starry, _ = images
+    opts = dict(size=80, steps=2, fast=False, seed=3)
+    whole = stylize(model, content, [starry], TransferOptions(**opts))
+    tiled = stylize(model, content, [starry], TransferOptions(**opts, tile=TILE))
+    assert [lv["tiled"] for lv in tiled.report["levels"]] == [True]
+    assert tiled.report["levels"][0]["tiles"] == 9 and tiled.report["levels"][0]["tile"] == TILE
+    assert whole.report["levels"][0]["tiled"] is False
+    assert np.abs(whole.image.astype(int) - tiled.image.astype(int)).max() <= 2
+
+
+def test_stop_between_tiles_returns_the_image_so_far(model, images):
+    content, starry, _ = images
+    polls = []
+    result = stylize(model, content, [starry], TransferOptions(size=80, steps=5, fast=False, tile=TILE),
+                     should_stop=lambda: polls.append(1) or len(polls) > 6)   # polled per step and per tile
+    assert result.cancelled and result.image.shape == content.shape and result.report["steps_done"] == 0
+
+
+def _cli(tmp_path, *args):
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    Image.fromarray(example("chelsea.png", 320)).save(content)
+    Image.fromarray(example("starry_night.jpg", 160)).save(style)
+    return subprocess.run([sys.executable, "-m", "daemon", "stylize", "--local", "--device", "cpu",
+                           "--content", str(content), "--style", str(style), "--output", str(tmp_path / "o.png"),
+                           "--report", str(tmp_path / "r.json"), "--levels", "1", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_a_job_over_the_memory_budget_runs_tiled_at_its_full_size(tmp_path):
+    r = _cli(tmp_path, "--size", "320", "--steps", "1", "--memory-budget", "520MB", "--optimizer", "adam")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    level = report["levels"][-1]
+    assert level["size"] == [213, 320] and level["tiled"] and level["tiles"] >= 4
+    assert Image.open(tmp_path / "o.png").size == (320, 213)
+
+
+@pytest.mark.parametrize("flags, words", [(["--tile", "8"], "at least 16 pixels"),
+                                          (["--memory-budget", "50MB"], "too small")])
+def test_an_impossible_tile_or_budget_is_one_clear_line(tmp_path, flags, words):
+    r = _cli(tmp_path, "--size", "64", "--steps", "1", *flags)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0]
+    assert not (tmp_path / "o.png").exists()
