@@ -2,7 +2,8 @@
 
 The VGG convolutions (forward and their backward) run in bfloat16 under autocast when
 ``TransferOptions.fast`` is on and the device does bf16 natively: CUDA GPUs with bf16 (Ampere and
-newer) and CPUs whose oneDNN has bf16 kernels (AVX512-BF16 / AMX). bf16 keeps fp32's exponent range;
+newer) and CPUs with native bf16 instructions (AVX512-BF16 / AMX; not plain AVX512, where oneDNN
+emulates bf16 at half fp32's speed). bf16 keeps fp32's exponent range;
 fp16 does not (largest value 65504): its Gram matrices overflow to inf/NaN, as users of other style
 transfer tools have reported, so it is never used. The Gram matrices, the losses, the image and
 the optimiser state stay fp32 (``losses.gram`` casts the bf16 features to fp32 before its matmul, so
@@ -21,9 +22,12 @@ import torch
 
 @functools.lru_cache(maxsize=None)
 def _cpu_bf16() -> bool:
+    """Native bf16 on this CPU (AVX512-BF16 or AMX). oneDNN's own ``_is_mkldnn_bf16_supported`` also
+    says yes on plain AVX512 CPUs, where it EMULATES bf16: a step there took twice as long as in fp32
+    (BENCHMARKS.md, "Time to quality"), so only the instructions themselves count."""
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except Exception:   # an older torch without these probes: fp32, the safe choice
         return False
 
 

@@ -37,7 +37,8 @@ from .vgg import LAYERS
 
 GRID = 16                      # VGG-19 pools four times before relu5_1: the feature grids align every 16 px
 GOOD_CORE = 256                # a core from which on the halo's recomputation costs less than the core
-BASE_BYTES = 300 << 20         # weights, allocator slack, style targets (as daemon/service/memory.py)
+BASE_BYTES = 300 << 20         # GPU: weights, allocator slack, style targets (as daemon/service/memory.py)
+CPU_BASE_BYTES = 100 << 20     # CPU: the weights are already resident (daemon/service/memory.py's measurement)
 
 
 def _receptive_fields() -> Dict[str, Tuple[int, int, int]]:
@@ -120,8 +121,15 @@ def tiles(size: Tuple[int, int], core: int, halo: int) -> List[Tile]:
 def activation_bytes_per_pixel(options, device: torch.device) -> float:
     """Peak bytes per INPUT pixel of one forward + backward through relu5_1 (saved activations
     ~1.5 kB/px in fp32, 0.9 kB in bf16, observed peaks up to 2.4× that; performance.md)."""
-    fast = options.fast and torch.device(device).type == "cuda"
+    device = torch.device(device)
+    if device.type == "cpu":   # measured growth of the peak RSS over one job (daemon/service/memory.py)
+        return 1000
+    fast = options.fast and device.type == "cuda"
     return (900 if fast else 1500) * 2.4
+
+
+def base_bytes(device) -> int:
+    return CPU_BASE_BYTES if torch.device(device).type == "cpu" else BASE_BYTES
 
 
 def image_bytes_per_pixel(options, history: Optional[int] = None, regions: int = 0) -> float:
@@ -141,7 +149,7 @@ def untiled_bytes(size: Tuple[int, int], options, device: torch.device, regions:
     """Peak bytes of a level run as one tensor (style images at style_scale included, as the
     service's estimate counts them)."""
     px = size[0] * size[1]
-    return int(BASE_BYTES + px * (activation_bytes_per_pixel(options, device) + image_bytes_per_pixel(options, regions=regions))
+    return int(base_bytes(device) + px * (activation_bytes_per_pixel(options, device) + image_bytes_per_pixel(options, regions=regions))
                + px * options.style_scale * 1500 * 1.2)
 
 
@@ -149,7 +157,7 @@ def tiled_bytes(size: Tuple[int, int], core: int, halo: int, options, device: to
                 history: Optional[int] = None, regions: int = 0) -> int:
     """Peak bytes of a level run in tiles of ``core`` px with ``halo``."""
     window = (min(core + 2 * halo, size[0]), min(core + 2 * halo, size[1]))
-    return int(BASE_BYTES + window[0] * window[1] * activation_bytes_per_pixel(options, device)
+    return int(base_bytes(device) + window[0] * window[1] * activation_bytes_per_pixel(options, device)
                + size[0] * size[1] * image_bytes_per_pixel(options, history, regions))
 
 
@@ -215,9 +223,10 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
             note = f"L-BFGS history lowered from {m} to {history} to fit the memory budget"
         while core > GRID and tiled_bytes(size, core, halo, options, device, history, regions) > budget:
             core -= GRID
-    if core >= longest and fits:
+    cut = tiles(size, core, halo)
+    if len(cut) == 1:   # one window over the whole image: the same memory as untiled, without the 2nd pass
         return Plan(size, history=history, note=note)
-    return Plan(size, core, halo, tiles(size, core, halo), history, note)
+    return Plan(size, core, halo, cut, history, note)
 
 
 # ---- the two passes ------------------------------------------------------------------------------

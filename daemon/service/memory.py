@@ -3,8 +3,9 @@
 The whole policy is here, the size floor computed in one place (``size_floor``):
 
 - ``plan`` (before anything big is allocated): estimate the job's peak at the requested size and
-  compare it with what the job may use on the daemon's device (``available_bytes``).
-  On a GPU that is short, lower the top pyramid level (the result is scaled up to the requested
+  compare it with what the job may use on the daemon's device (``available_bytes``). When it does
+  not fit, run it in exact tiles at the requested size (``engine.tiling.plan``: the same result,
+  slower per pixel) where even the smallest tiles fit. Only where they do not: on a GPU, lower the top pyramid level (the result is scaled up to the requested
   size) down to the floor, half the requested long edge; below that, move to the CPU if the CPU
   plan has room at the requested size. On the CPU nothing is lowered. A job that fits nowhere is
   refused with ``TooLarge``, naming the largest size that would fit.
@@ -27,13 +28,16 @@ from typing import Callable, Optional
 
 import torch
 
-from ..engine import EngineError, TransferOptions
+from ..engine import BadInput, EngineError, TransferOptions
+from ..engine import tiling
 from ..engine.scale import fit_long_edge
+from ..engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
 
 BASE_BYTES = 300 << 20            # GPU: weights, allocator slack, style targets
 CPU_BASE_BYTES = 100 << 20        # CPU: the weights are already resident; allocator slack, targets
 CPU_BYTES_PER_PIXEL = 1000        # CPU: + L-BFGS history + the style term below: 3.3 kB/px in all
 MIN_SIDE = 64                     # never plan below this long edge
+MIN_TILE = 128                    # the smallest tile core the automatic plan uses (the halo is 80 px)
 MIN_FRACTION = 0.5                # lower the size at most to half; below that the CPU is better
 
 
@@ -124,8 +128,9 @@ class Plan:
 
 
 def plan(h: int, w: int, options: TransferOptions, device: torch.device, budget: Optional[int] = None,
-         free: FreeFn = free_bytes) -> Plan:
-    """Size and device for a job with content h×w so that the estimate fits; TooLarge when nothing does."""
+         free: FreeFn = free_bytes, regions: int = 0) -> Plan:
+    """Size and device for a job with content h×w so that the estimate fits (in tiles if need be);
+    TooLarge when nothing does."""
     requested = options.size
     fh, fw = fit_long_edge(h, w, requested)
     need = estimate_bytes(fh, fw, options, device)
@@ -133,6 +138,9 @@ def plan(h: int, w: int, options: TransferOptions, device: torch.device, budget:
     if avail is None or need <= avail:
         return Plan(requested, device, None, need)
     short = f"not enough memory on {device} for {requested} px (needs about {_gb(need)}, {_gb(avail)} free)"
+    tiles = _tiles((fh, fw), options, device, avail, regions)
+    if tiles is not None:
+        return Plan(requested, device, f"{short} in one piece: working in {tiles}" if tiles else None, avail)
     if device.type != "cpu":
         floor = size_floor(requested)
         size = requested
@@ -148,10 +156,29 @@ def plan(h: int, w: int, options: TransferOptions, device: torch.device, budget:
         cpu_need = estimate_bytes(fh, fw, options, cpu)
         if cpu_avail is None or cpu_need <= cpu_avail:
             return Plan(requested, cpu, f"{short}: running on the CPU instead (slower)", cpu_need)
+        tiles = _tiles((fh, fw), options, cpu, cpu_avail, regions)
+        if tiles is not None:
+            return Plan(requested, cpu, f"{short}: running on the CPU instead (slower)" + (f", in {tiles}" if tiles else ""),
+                        cpu_avail)
     best = largest_size(h, w, options, cpu, cpu_avail)
     if device.type != "cpu":
         best = max(best, largest_size(h, w, options, device, avail))
     raise TooLarge(_too_large_message(requested, need, avail, best, budget))
+
+
+def _tiles(size, options: TransferOptions, device: torch.device, avail: Optional[int], regions: int) -> Optional[str]:
+    """Where the level fits ``avail`` in exact tiles, what they are (for the progress text); else None."""
+    if avail is None:
+        return None
+    try:
+        p = tiling.plan(size, CONTENT_LAYERS + STYLE_LAYERS, options, device, avail, regions)
+    except BadInput:
+        return None
+    if p.history is not None or (p.tiled and p.core < MIN_TILE):
+        return None   # a shorter L-BFGS memory or tiny tiles: a smaller size serves the artist better
+    if not p.tiled:
+        return ""     # the level fits after all, counted as the engine counts it (style targets tiled)
+    return f"{len(p.tiles)} tiles of {p.core} px (the same result, slower per pixel)"
 
 
 def after_oom(h: int, w: int, options: TransferOptions, size: int, device: torch.device,

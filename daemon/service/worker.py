@@ -29,7 +29,7 @@ from ..engine import EngineError, ModelSpec, OutOfMemory, TargetCache, load_mode
 from ..engine.scale import fit_long_edge
 from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
 from .jobs import Job, JobQueue, job_message
-from .memory import Plan, after_oom, free_device_memory, plan
+from .memory import Plan, after_oom, available_bytes, free_device_memory, plan
 
 log = logging.getLogger("neural_style.daemon")
 
@@ -150,7 +150,8 @@ class Worker:
             h, w = content_img.height, content_img.width
             opts = options_from_dict(req["options"], (h, w))
             opts.validate(len(req["styles"]))
-            p = plan(h, w, opts, self.model_for(self.device).device, self.config.memory_budget)  # before any allocation
+            p = plan(h, w, opts, self.model_for(self.device).device, self.config.memory_budget,
+                     regions=len(req["regions"]))  # before any allocation
             content, alpha = image_to_rgb(content_img)
             styles = [image_to_rgb(s)[0] for s in req["styles"]]
             regions = to_regions(req["regions"])
@@ -196,7 +197,8 @@ class Worker:
             try:
                 result = stylize(model, content, styles, dataclasses.replace(opts, size=p.size), regions=regions,
                                  init_image=init, cache=self.cache, callback=self.progress_callback(job),
-                                 should_stop=job.should_stop)
+                                 should_stop=job.should_stop,
+                                 memory_budget=available_bytes(p.device, budget))   # tiles where a level would not fit
                 return result, notes, {"size": p.size, "device": str(p.device)}
             except (OutOfMemory, MemoryError, RuntimeError) as e:
                 if isinstance(e, RuntimeError) and not _is_oom(e):
