@@ -6,13 +6,22 @@ a run of W+N steps, so set-up and target computation are excluded, divided by N)
 the loss each reaches after the same number of steps, both evaluated with OUR objective (content
 relu4_2 + Gram relu1_1…relu5_1, weights 1e3/C²) so the numbers compare. It also times each quality
 preset from request to result with a warm model, and a parity run of the fast path (bf16 autocast)
-against plain fp32. Prints a table and writes JSON with the device, versions and command.
+against plain fp32. Prints a table and writes JSON with the machine (CPU flags or GPU name),
+versions and command.
+
+``--ttq`` (time to quality) measures instead what an artist waits for: pastiche's whole job of N L-BFGS
+steps (default 300) against ours (each preset, and any ``--schedule``), each from the request to the
+image with a warm network, and the wall time at which our image first scores as well as pastiche's
+final one under the same fp32 objective at the final size (scoring off the clock).
 
 Its flags are in ``daemon/cli/bench.py``; it uses the engine, ``service.convert`` (to build the
 daemon requests) and ``shared.client``, never the command line's internals.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+import dataclasses
 import json
 import os
 import platform
@@ -62,8 +71,7 @@ def _images(size: int):
 
 def our_objective(model, image: np.ndarray, content: np.ndarray, style: np.ndarray) -> float:
     """The loss of ``image`` under our (= the 2016 paper's) objective, in fp32."""
-    from .engine import TransferOptions
-    from .engine.transfer import objective
+    from .engine import TransferOptions, objective
 
     return objective(model, image, content, [style], TransferOptions(size=max(content.shape[:2]), fast=False))
 
@@ -91,29 +99,79 @@ def time_ours(model, content, style, warmup: int, steps: int, fast: bool) -> Dic
             "image": res.image}
 
 
-def time_pastiche(device, content, style, warmup: int, steps: int, pooling: str) -> Optional[Dict]:
-    import torch
+def _pastiche_artist(device, content, style, pooling: str, folder: str):
+    """A ``PasticheArtist`` on the same objective as ours: content MSE at relu4_2 with our default
+    alpha, Gram MSE with 1e3/C² per layer, the style at the content's pixel count (our style scale 1).
+    Its set-up computes the targets; its weights come warm from ``_warm_pastiche_weights``."""
     from PIL import Image
+    from pastiche.pastiche import PasticheArtist
 
+    from .engine import TransferOptions
+
+    cp, sp = os.path.join(folder, "c.png"), os.path.join(folder, "s.png")
+    Image.fromarray(content).save(cp)
+    Image.fromarray(style).save(sp)
+    h, w = content.shape[:2]
+    with _warm_pastiche_weights(pooling):
+        return PasticheArtist(cp, [sp], pooling=pooling, device=str(device), size=(h, w),
+                              style_size_pixels=h * w, content_layer_weights=[1.0],
+                              content_weight=TransferOptions().content_weight,
+                              style_layer_weights=[1e3 / c ** 2 for c in (64, 128, 256, 512, 512)],
+                              style_weights=[1.0])
+
+
+_PASTICHE_WEIGHTS: Dict = {}
+
+
+@contextlib.contextmanager
+def _warm_pastiche_weights(pooling: str):
+    """pastiche loads (and de-quantizes) its VGG-19 in every ``PasticheArtist()``: 15-20 s on a loaded
+    2-core CPU, more than its whole job at small sizes. Our side runs with a warm model (as the daemon
+    does), so pastiche gets its weights warm too: loaded once here, each artist given a fresh copy."""
+    from pastiche.vgg19 import VGG19
+
+    if pooling not in _PASTICHE_WEIGHTS:
+        _PASTICHE_WEIGHTS[pooling] = _load_pastiche_weights(VGG19, pooling)
+    original = VGG19.__dict__["from_quantized_bin"]
+    VGG19.from_quantized_bin = staticmethod(lambda path, pooling=pooling: copy.deepcopy(_PASTICHE_WEIGHTS[pooling]))
     try:
-        from pastiche.pastiche import PasticheArtist
+        yield
+    finally:
+        VGG19.from_quantized_bin = original
+
+
+def _load_pastiche_weights(VGG19, pooling: str):
+    """pastiche's own weights, de-quantized by one tensor index instead of its Python list (1 s instead
+    of 7 s of CPU; the same weights bit for bit, checked against ``VGG19.from_quantized_bin`` 1.6.0)."""
+    import torch
+
+    path = os.path.join(os.path.dirname(sys.modules[VGG19.__module__].__file__),
+                        "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
+    try:
+        q = torch.load(path, map_location="cpu")
+        weights = {n: (q[n + "_W_table"][q[n + "_W_q"].long()], q[n + "_b"]) for n in VGG19.Weights._fields}
+    except (KeyError, AttributeError):  # another pastiche's format: its own loader
+        return VGG19.from_quantized_bin(path, pooling=pooling)
+    return VGG19(VGG19.Weights(**weights), pooling=pooling)
+
+
+def _pastiche_image(artist) -> np.ndarray:
+    import torch
+
+    x = artist.pastiche.detach().squeeze(0).to("cpu", copy=True)
+    for i, shift in enumerate((103.939, 116.779, 123.68)):
+        x[i] += shift
+    return x[[2, 1, 0]].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy().copy()
+
+
+def time_pastiche(device, content, style, warmup: int, steps: int, pooling: str) -> Optional[Dict]:
+    try:
+        import pastiche.pastiche  # noqa: F401
     except ImportError:
         return None
     with tempfile.TemporaryDirectory() as d:
-        cp, sp = os.path.join(d, "c.png"), os.path.join(d, "s.png")
-        Image.fromarray(content).save(cp)
-        Image.fromarray(style).save(sp)
-        h, w = content.shape[:2]
         _reset_peak(device)
-        # the same objective as ours: content MSE at relu4_2 with our default alpha, Gram MSE with
-        # 1e3/C² per layer
-        from .engine import TransferOptions
-
-        artist = PasticheArtist(cp, [sp], pooling=pooling, device=str(device), size=(h, w),
-                                style_size_pixels=h * w, content_layer_weights=[1.0],
-                                content_weight=TransferOptions().content_weight,
-                                style_layer_weights=[1e3 / c ** 2 for c in (64, 128, 256, 512, 512)],
-                                style_weights=[1.0])
+        artist = _pastiche_artist(device, content, style, pooling, d)
         for _ in range(warmup):
             artist.draw()
         _sync(device)
@@ -122,11 +180,7 @@ def time_pastiche(device, content, style, warmup: int, steps: int, pooling: str)
             artist.draw()
         _sync(device)
         ms = 1000 * (time.perf_counter() - t) / steps
-        x = artist.pastiche.detach().squeeze(0).to("cpu", copy=True)
-        for i, shift in enumerate((103.939, 116.779, 123.68)):
-            x[i] += shift
-        img = x[[2, 1, 0]].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy().copy()
-        return {"ms_per_step": ms, "peak_mb": _peak_mb(device), "image": img}
+        return {"ms_per_step": ms, "peak_mb": _peak_mb(device), "image": _pastiche_image(artist)}
 
 
 def time_preset(model, content, style, preset: str, size: int) -> Dict:
@@ -218,7 +272,8 @@ def main_bench(args) -> int:
     import pastiche
 
     command = " ".join(["python -m daemon"] + sys.argv[1:])
-    print(f"command: {command}\ndevice: {_device_name(dev)}  torch {torch.__version__}  threads "
+    m = machine(dev)
+    print(f"command: {command}\n{machine_line(m)}\ndevice: {_device_name(dev)}  torch {torch.__version__}  threads "
           f"{torch.get_num_threads()}  neural-style {__version__}  pastiche {getattr(pastiche, '__version__', '?')}  "
           f"python {platform.python_version()}", flush=True)
     for size in sizes:
@@ -272,7 +327,7 @@ def main_bench(args) -> int:
                   "ms_per_step": {"fast": fast["ms_per_step"], "fp32": exact["ms_per_step"]}}
         print(f"parity at {args.parity_size}px, {args.parity_steps} steps: fast {fast['loss']:.4g} vs fp32 "
               f"{exact['loss']:.4g} (ratio {parity['ratio']:.4f}); {fast['ms_per_step']:.1f} vs {exact['ms_per_step']:.1f} ms/step", flush=True)
-    out = {"command": command, "device": _device_name(dev),
+    out = {"command": command, "machine": m, "device": _device_name(dev),
            "torch": torch.__version__, "python": platform.python_version(), "version": __version__,
            "pastiche": getattr(pastiche, "__version__", "?"), "threads": torch.get_num_threads(),
            "pooling": args.pooling, "steps": steps, "warmup": warmup, "repeats": repeats, "sizes": rows, "presets": presets,
@@ -345,4 +400,243 @@ def _print_summary(out: Dict) -> None:
     if out["parity"]:
         q = out["parity"]
         print(f"\nparity ({q['size'][1]}×{q['size'][0]}, {q['steps']} steps): fast / fp32 final loss = {q['ratio']:.4f}")
+    print(flush=True)
+
+
+# ---- the machine -------------------------------------------------------------------------------
+CPU_FLAGS = (("AVX2", ("avx2",)), ("AVX512F", ("avx512f",)), ("AVX512-BF16", ("avx512_bf16",)),
+             ("AMX", ("amx_bf16", "amx_tile", "amx_int8")))
+
+
+def machine(dev) -> Dict:
+    """What the figures depend on, since they do not carry across machines: the CPU's model and vector
+    extensions (from /proc/cpuinfo; None where it cannot be read), the kernel level PyTorch picked,
+    and the GPU's name when the run is on one."""
+    import torch
+
+    name, flags = platform.processor() or platform.machine(), None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name":
+                    name = value.strip()
+                elif key == "flags" and flags is None:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", lambda: "?")()
+    return {"cpu": name, "cores": os.cpu_count(),
+            "cpu_flags": None if flags is None else {k: any(f in flags for f in fs) for k, fs in CPU_FLAGS},
+            "torch_cpu_capability": capability,
+            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None}
+
+
+def machine_line(m: Dict) -> str:
+    flags = m["cpu_flags"]
+    text = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items()) if flags is not None else "unknown"
+    return (f"machine: {m['cpu']}, {m['cores']} cores; CPU flags: {text}; torch CPU kernels "
+            f"{m['torch_cpu_capability']}; GPU: {m['gpu'] or 'none'}")
+
+
+# ---- time to quality ---------------------------------------------------------------------------
+# Not milliseconds per step but what an artist waits for: the wall time, from the request to the
+# image, until our result is as good as pastiche's after N L-BFGS steps, "as good" meaning the same
+# fp32 objective at the final size (content relu4_2 + Gram relu1_1…relu5_1; ``our_objective``).
+
+class _Clock:
+    """A stopwatch that can be paused (while we score an image: the scoring is the bench's work, not
+    the job's). Callers synchronise the device before reading or pausing it."""
+
+    def __init__(self) -> None:
+        self.seconds, self._since = 0.0, None
+
+    def run(self) -> None:
+        self._since = time.perf_counter()
+
+    def pause(self) -> float:
+        if self._since is not None:
+            self.seconds += time.perf_counter() - self._since
+            self._since = None
+        return self.seconds
+
+
+def parse_schedule(text: str) -> Dict:
+    """``levels=3,steps=60,coarse_steps=100``: TransferOptions fields (``preset=NAME`` starts from a
+    preset, otherwise from the defaults; the size is the bench's). BadInput with one line when a name
+    or a value cannot work."""
+    from .engine import BadInput, TransferOptions
+
+    names = {f.name for f in dataclasses.fields(TransferOptions)} - {"size"}
+    out: Dict = {}
+    for item in text.split(","):
+        key, eq, value = item.partition("=")
+        key, value = key.strip().replace("-", "_"), value.strip()
+        if not eq or not key or not value:
+            raise BadInput(f"schedule {text!r}: write NAME=VALUE pairs separated by commas, "
+                           f"e.g. levels=3,steps=60,coarse_steps=100")
+        if key != "preset" and key not in names:
+            raise BadInput(f"schedule {text!r}: {key!r} is not an option (size comes from --sizes)")
+        out[key] = _schedule_value(value)
+    schedule_options(out, 256).validate(1)
+    return out
+
+
+def _schedule_value(text: str):
+    if text.lower() == "none":
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def schedule_options(schedule: Dict, size: int):
+    from .engine import TransferOptions, apply_preset
+
+    fields = dict(schedule)
+    preset = fields.pop("preset", None)
+    options = TransferOptions(size=size)
+    if preset is not None:
+        options = apply_preset(options, str(preset))
+    return dataclasses.replace(options, **fields)
+
+
+def pastiche_to_quality(device, content, style, steps: int, pooling: str) -> Dict:
+    """pastiche's whole job with a warm network: targets, ``steps`` L-BFGS steps, the image."""
+    with tempfile.TemporaryDirectory() as d:
+        _sync(device)
+        t = time.perf_counter()
+        artist = _pastiche_artist(device, content, style, pooling, d)
+        for _ in range(steps):
+            artist.draw()
+        image = _pastiche_image(artist)
+        seconds = time.perf_counter() - t
+    return {"steps": steps, "seconds": seconds, "image": image}
+
+
+def ours_to_quality(model, content, style, options, target: float) -> Dict:
+    """Our whole job (``stylize`` with a fresh target cache: targets, every level, the image), scoring
+    the image after every step of the final level, clock paused, until it first reaches ``target``."""
+    from .engine import TransferOptions, objective, stylize
+
+    score_options = TransferOptions(size=max(content.shape[:2]), fast=False)
+    clock = _Clock()
+    scores: List = []
+    reached: Dict = {}
+
+    def callback(p) -> None:
+        if p.stage != "transfer" or p.level != p.levels - 1 or reached:
+            return
+        _sync(model.device)
+        seconds = clock.pause()
+        loss = objective(model, p.image(), content, [style], score_options)
+        scores.append([p.done, round(seconds, 3), loss])
+        if loss <= target:
+            reached.update(seconds=seconds, step=p.done)
+        clock.run()
+
+    _sync(model.device)
+    clock.run()
+    res = stylize(model, content, [style], options, callback=callback)
+    _sync(model.device)
+    seconds = clock.pause()
+    final = objective(model, res.image, content, [style], score_options)
+    if not reached and final <= target:
+        reached.update(seconds=seconds, step=res.report["steps_done"])
+    best = min([final] + [s[2] for s in scores])
+    return {"seconds": seconds, "steps": res.report["steps_done"],
+            "levels": [[lv["size"], lv["steps"]] for lv in res.report["levels"]],
+            "objective": final, "objective_ratio": final / target, "best_objective_ratio": best / target,
+            "reached_seconds": reached.get("seconds"), "reached_step": reached.get("step"),
+            "scores": scores}
+
+
+def main_time_to_quality(args) -> int:
+    import torch
+
+    from . import __version__
+    from .engine import ModelSpec, load_model, warm_up
+
+    runs = [(name, {"preset": name}) for name in args.presets.split(",") if name.strip()]
+    runs += [(text, parse_schedule(text)) for text in args.schedule]
+    for name, schedule in runs:  # a misspelt preset fails now, not after pastiche's long run
+        schedule_options(schedule, 256).validate(1)
+    sizes = [int(s) for s in (args.sizes or "256,512").split(",")]
+    import pastiche
+
+    model = load_model(ModelSpec(device=args.device, pooling=args.pooling))
+    dev = model.device
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    m = machine(dev)
+    command = " ".join(["python -m daemon"] + sys.argv[1:])
+    print(f"command: {command}\n{machine_line(m)}\ndevice: {_device_name(dev)}  torch {torch.__version__}  "
+          f"threads {torch.get_num_threads()}  neural-style {__version__}  pastiche "
+          f"{getattr(pastiche, '__version__', '?')}  python {platform.python_version()}", flush=True)
+    # first calls (oneDNN primitives, allocator growth, cuDNN autotuning) off the clock, on both sides
+    warm_up(model)
+    small_content, small_style = _images(64)
+    pastiche_to_quality(dev, small_content, small_style, 1, args.pooling)
+    rows = []
+    for size in sizes:
+        content, style = _images(size)
+        h, w = content.shape[:2]
+        p = pastiche_to_quality(dev, content, style, args.pastiche_steps, args.pooling)
+        p["objective"] = our_objective(model, p.pop("image"), content, style)
+        print(f"{w}x{h}: pastiche L-BFGS {p['steps']} steps: {p['seconds']:.1f} s, objective "
+              f"{p['objective']:.4g}", flush=True)
+        row = {"size": [h, w], "pastiche": p, "runs": []}
+        for name, schedule in runs:
+            r = ours_to_quality(model, content, style, schedule_options(schedule, size), p["objective"])
+            r["name"], r["schedule"] = name, schedule
+            if r["reached_seconds"] is not None:
+                r["ratio"] = r["reached_seconds"] / p["seconds"]
+                verdict = (f"reached pastiche's objective at {r['reached_seconds']:.1f} s (step {r['reached_step']}), "
+                           f"ratio {r['ratio']:.3f}")
+            else:
+                verdict = f"not reached (best {r['best_objective_ratio']:.3f}× pastiche's objective)"
+            print(f"{w}x{h}: {name}: {verdict}; whole job {r['steps']} steps {r['seconds']:.1f} s, objective "
+                  f"{r['objective']:.4g} ({r['objective_ratio']:.3f}× pastiche's)", flush=True)
+            row["runs"].append(r)
+        rows.append(row)
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    out = {"mode": "time-to-quality", "command": command, "machine": m, "device": _device_name(dev),
+           "torch": torch.__version__, "python": platform.python_version(), "version": __version__,
+           "pastiche": getattr(pastiche, "__version__", "?"), "threads": torch.get_num_threads(),
+           "pooling": args.pooling, "pastiche_steps": args.pastiche_steps, "sizes": rows,
+           "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    _print_quality_summary(out)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _print_quality_summary(out: Dict) -> None:
+    print(f"\n{machine_line(out['machine'])}")
+    print("\n| size | run | levels × steps | whole job s | objective (× pastiche's) "
+          f"| reaches pastiche-{out['pastiche_steps']}'s objective at | time ours / pastiche |")
+    print("|---|---|---|---|---|---|---|")
+    for row in out["sizes"]:
+        h, w = row["size"]
+        p = row["pastiche"]
+        print(f"| {w}×{h} | pastiche L-BFGS | {w}×{h} × {p['steps']} | {p['seconds']:.1f} | {p['objective']:.4g} (1) "
+              f"| {p['seconds']:.1f} s | 1 |")
+        for r in row["runs"]:
+            levels = " + ".join(f"{lw}×{lh} × {n}" for (lh, lw), n in r["levels"])
+            if r["reached_seconds"] is not None:
+                when, ratio = f"{r['reached_seconds']:.1f} s (step {r['reached_step']})", f"**{r['ratio']:.3f}**"
+            else:
+                when, ratio = f"not reached (best {r['best_objective_ratio']:.3f}×)", "—"
+            print(f"| {w}×{h} | {r['name']} | {levels} | {r['seconds']:.1f} | {r['objective']:.4g} "
+                  f"({r['objective_ratio']:.3f}) | {when} | {ratio} |")
     print(flush=True)

@@ -1,6 +1,8 @@
 """``bench``: the benchmark's command-line arguments; the measuring is ``daemon.bench``."""
 from __future__ import annotations
 
+from .common import positive_int
+
 
 def add_commands(sub) -> None:
     p = sub.add_parser("bench", help="speed: our engine against pastiche, side by side on one device")
@@ -18,11 +20,20 @@ def add_commands(sub) -> None:
                    help="also time the presets from request to result through a real (warm) daemon")
     p.add_argument("--parity-size", type=int, default=0, help="also compare fast vs fp32 final loss at this size")
     p.add_argument("--parity-steps", type=int, default=100)
+    p.add_argument("--ttq", "--time-to-quality", dest="ttq", action="store_true",
+                   help="time to quality: the wall time until each preset (and --schedule) reaches the objective "
+                        "of pastiche after --pastiche-steps L-BFGS steps, as a ratio of pastiche's time "
+                        "(default sizes 256,512; uses --sizes, --presets, --pooling, --device, --json)")
+    p.add_argument("--pastiche-steps", type=positive_int, default=300, metavar="N",
+                   help="with --ttq: pastiche's L-BFGS steps, its final objective is the bar (default 300)")
+    p.add_argument("--schedule", action="append", default=[], metavar="NAME=VALUE,...",
+                   help="with --ttq: also time this schedule, e.g. levels=3,steps=60,coarse_steps=100 "
+                        "(any stylize option; preset=NAME starts from a preset); repeatable")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args) -> int:
-    from ..bench import main_bench
+    from ..bench import main_bench, main_time_to_quality
 
-    return main_bench(args)
+    return main_time_to_quality(args) if args.ttq else main_bench(args)

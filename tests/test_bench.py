@@ -1,0 +1,82 @@
+"""``python -m daemon bench --ttq``: the time-to-quality yardstick runs end to end as a real process.
+
+Tiny sizes and few steps: its numbers mean nothing here (they are recorded in BENCHMARKS.md); what is
+checked is that every figure the table and the JSON promise is there and consistent with the others.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess:
+    # one thread: at these sizes a second one buys nothing, and on a busy machine two threads waiting
+    # for each other at every operation made this run 4-6 times slower
+    return subprocess.run([sys.executable, "-m", "daemon", "bench", "--ttq", "--device", "cpu", *args],
+                          capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def test_time_to_quality_reports_each_run_against_pastiche(tmp_path):
+    out = tmp_path / "ttq.json"
+    proc = _bench("--sizes", "48", "--pastiche-steps", "3", "--presets", "",
+                  "--schedule", "preset=preview,steps=4", "--schedule", "levels=2,steps=2,coarse_steps=2",
+                  "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout
+
+    # the machine, at the top and in the JSON: the figures do not carry across machines
+    assert text.splitlines()[1].startswith("machine: ") and "AVX2" in text and "AVX512-BF16" in text
+    r = json.loads(out.read_text())
+    m = r["machine"]
+    assert m["cores"] >= 1 and m["gpu"] is None
+    assert m["cpu_flags"] is None or set(m["cpu_flags"]) == {"AVX2", "AVX512F", "AVX512-BF16", "AMX"}
+    assert r["mode"] == "time-to-quality" and r["pastiche_steps"] == 3 and "--ttq" in r["command"]
+
+    # the table: pastiche's row and one row per schedule, in Markdown
+    assert "| size | run | levels × steps | whole job s |" in text
+    assert "| pastiche L-BFGS |" in text and "| preset=preview,steps=4 |" in text
+    assert "| levels=2,steps=2,coarse_steps=2 |" in text
+
+    (row,) = r["sizes"]
+    assert max(row["size"]) == 48
+    p = row["pastiche"]
+    assert p["steps"] == 3 and p["seconds"] > 0 and p["objective"] > 0
+    preview, pyramid = row["runs"]
+    assert [run["steps"] for run in row["runs"]] == [4, 4]
+    assert [len(run["levels"]) for run in row["runs"]] == [1, 2]
+    for run in row["runs"]:
+        assert run["seconds"] > 0 and run["objective"] > 0
+        assert run["objective_ratio"] == pytest.approx(run["objective"] / p["objective"])
+        assert run["best_objective_ratio"] <= run["objective_ratio"] + 1e-12
+        # only the final level is scored, off the clock, in order, until pastiche's objective is reached
+        final_level = run["steps"] - run["levels"][-1][1]
+        assert run["scores"] and all(step > final_level for step, _, _ in run["scores"])
+        times = [t for _, t, _ in run["scores"]]
+        assert times == sorted(times) and times[-1] <= run["seconds"]
+        if run["reached_seconds"] is not None:
+            assert 0 < run["reached_seconds"] <= run["seconds"]
+            assert run["ratio"] == pytest.approx(run["reached_seconds"] / p["seconds"])
+            assert run["best_objective_ratio"] <= 1
+            assert all(loss > p["objective"] for _, _, loss in run["scores"][:-1])
+        else:
+            assert "ratio" not in run and run["best_objective_ratio"] > 1
+            assert "not reached" in text
+
+
+def test_a_schedule_that_cannot_work_is_refused_in_one_line_before_anything_runs():
+    proc = _bench("--sizes", "48", "--schedule", "levels=two")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("error: ") and "levels" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    from daemon.bench import parse_schedule
+    from daemon.engine import BadInput
+
+    assert parse_schedule("preset=high, coarse_steps=None,fast=false") == {"preset": "high", "coarse_steps": None,
+                                                                           "fast": False}
+    for bad, why in [("colour=full", "'colour' is not an option"), ("size=512", "size comes from --sizes"),
+                     ("steps", "NAME=VALUE"), ("preset=best", "quality must be one of")]:
+        with pytest.raises(BadInput, match=why):
+            parse_schedule(bad)
