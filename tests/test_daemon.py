@@ -459,27 +459,33 @@ def test_the_queue_holds_jobs_in_order_and_tells_each_client_only_its_own():
     assert q.close() == [a2] and q.take(0) is None
 
 
-def test_the_memory_plan_lowers_the_size_on_a_gpu_then_moves_to_the_cpu_then_refuses():
+def test_the_memory_plan_tiles_then_lowers_the_size_on_a_gpu_then_moves_to_the_cpu_then_refuses():
+    """The whole policy with the free memory injected (no GPU needed): exact tiles at the asked size
+    first; a lower size only where tiles do not fit; then the CPU (checked against its own memory);
+    then too_large, naming the largest size that fits."""
     import torch
     from daemon.engine import TransferOptions
-    from daemon.service.memory import TooLarge, estimate_bytes, plan, size_floor
+    from daemon.service.memory import TooLarge, estimate_bytes, plan
     gpu, cpu = torch.device("cuda"), torch.device("cpu")
     opts = TransferOptions(size=1000)
     need_gpu, need_cpu = estimate_bytes(1000, 1000, opts, gpu), estimate_bytes(1000, 1000, opts, cpu)
-    floor_gpu = estimate_bytes(size_floor(1000), size_floor(1000), opts, gpu)
 
     def free(gpu_bytes, cpu_bytes):
         return lambda d: gpu_bytes if d.type == "cuda" else cpu_bytes
     assert plan(1000, 1000, opts, gpu, free=free(need_gpu, 0)).size == 1000
-    p = plan(1000, 1000, opts, gpu, free=free(need_gpu - 1, 0))
-    assert p.device == gpu and size_floor(1000) <= p.size < 1000 and "scaling the result up" in p.message
-    p = plan(1000, 1000, opts, gpu, free=free(floor_gpu - 1, need_cpu))
+    p = plan(1000, 1000, opts, gpu, free=free(need_gpu // 2, 0))        # tiles, at the asked size
+    assert p.device == gpu and p.size == 1000 and "tiles of" in p.message
+    big = TransferOptions(size=1000, lbfgs_history=1000)                  # image-sized state leaves no room
+    need_big = estimate_bytes(1000, 1000, big, gpu)                      # for tiles: the size is lowered
+    p = plan(1000, 1000, big, gpu, free=free(int(need_big * 0.6), 0))
+    assert p.device == gpu and 500 <= p.size < 1000 and "scaling the result up" in p.message
+    p = plan(1000, 1000, opts, gpu, free=free(100 << 20, need_cpu))      # no room on the GPU at all
     assert p.device == cpu and p.size == 1000
     with pytest.raises(TooLarge) as e:          # the CPU fallback is checked against the CPU's free memory
-        plan(1000, 1000, opts, gpu, free=free(floor_gpu - 1, need_cpu - 1))
+        plan(1000, 1000, opts, gpu, free=free(100 << 20, 300 << 20))
     assert e.value.code == "too_large" and "the largest size that fits is" in str(e.value)
     with pytest.raises(TooLarge):               # and the budget caps the CPU too
-        plan(1000, 1000, opts, cpu, budget=need_cpu - 1, free=free(0, 10 * need_cpu))
+        plan(1000, 1000, opts, cpu, budget=300 << 20, free=free(0, 10 * need_cpu))
 
 
 def test_the_queue_gives_each_client_at_most_half_of_the_waiting_places_and_bytes():
@@ -553,6 +559,40 @@ def test_the_memory_budget_is_a_real_cap_on_the_cpu(tmp_path):
         res = events[-1]
         assert res["type"] == "result" and res["report"]["worked_at"]["size"] == best
         assert vm(proc.pid, "VmHWM") - before <= 200 << 20
+    finally:
+        kill(proc)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the daemon's peak memory from /proc")
+def test_a_job_over_the_budget_runs_in_exact_tiles_at_its_own_size(tmp_path):
+    """Over the budget in one piece but not in tiles: the daemon works at the requested size in tiles
+    (said in the progress text and the report), not at a lower size, and stays within the budget."""
+    import torch
+    from daemon.engine import TransferOptions
+    from daemon.service.memory import TooLarge, plan
+    h, w = CONTENT.shape[:2]
+    opts = TransferOptions(size=512, steps=1, levels=1)
+    plenty = lambda d: 64 << 30   # noqa: E731 - the budget alone decides
+    def tiled_at(mb):
+        try:
+            return "tiles of" in (plan(h, w, opts, torch.device("cpu"), mb << 20, plenty).message or "")
+        except TooLarge:
+            return False
+    budget_mb = next(mb for mb in range(200, 1200, 10) if tiled_at(mb))
+    proc, endpoint, _ = start_daemon(tmp_path, "--memory-budget-mb", str(budget_mb))
+    try:
+        before = vm(proc.pid, "VmRSS")
+        with DaemonClient(endpoint, timeout=30) as c:
+            _, events = run_job(c, options={"size": 512, "steps": 1})
+        res = events[-1]
+        assert res["type"] == "result", res
+        assert (res["image"].width, res["image"].height) == (512, 341)
+        assert res["report"]["worked_at"]["size"] == 512
+        level = res["report"]["levels"][-1]
+        assert level["tiled"] and level["tiles"] > 1, level
+        assert any("tiles of" in (e.get("message") or "") for e in events if e["type"] == "progress")
+        assert vm(proc.pid, "VmHWM") - before <= budget_mb << 20
     finally:
         kill(proc)
 

@@ -148,7 +148,18 @@ def _cli(tmp_path, *args):
 
 @pytest.mark.slow
 def test_a_job_over_the_memory_budget_runs_tiled_at_its_full_size(tmp_path):
-    r = _cli(tmp_path, "--size", "320", "--steps", "1", "--memory-budget", "520MB", "--optimizer", "adam")
+    from daemon.engine import BadInput, tiling
+    from daemon.engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
+    opts = TransferOptions(size=320, steps=1, levels=1, optimizer="adam")
+
+    def tiled_at(mb):   # a budget the level does not fit in one piece but does in 4 or more tiles
+        try:
+            p = tiling.plan((213, 320), CONTENT_LAYERS + STYLE_LAYERS, opts, torch.device("cpu"), mb * 10 ** 6)
+        except BadInput:
+            return False
+        return p.tiled and len(p.tiles) >= 4
+    mb = next(mb for mb in range(50, 2000, 10) if tiled_at(mb))
+    r = _cli(tmp_path, "--size", "320", "--steps", "1", "--memory-budget", f"{mb}MB", "--optimizer", "adam")
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     level = report["levels"][-1]

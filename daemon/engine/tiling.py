@@ -122,8 +122,10 @@ def activation_bytes_per_pixel(options, device: torch.device) -> float:
     """Peak bytes per INPUT pixel of one forward + backward through relu5_1 (saved activations
     ~1.5 kB/px in fp32, 0.9 kB in bf16, observed peaks up to 2.4× that; performance.md)."""
     device = torch.device(device)
-    if device.type == "cpu":   # measured growth of the peak RSS over one job (daemon/service/memory.py)
-        return 1000
+    if device.type == "cpu":
+        # a job's peak RSS grew by ~2 kB per pixel (daemon/service/memory.py), the image-sized state
+        # included; a tiled run measured more per window pixel (oneDNN keeps buffers per window shape)
+        return 2400
     fast = options.fast and device.type == "cuda"
     return (900 if fast else 1500) * 2.4
 
