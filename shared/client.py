@@ -272,7 +272,7 @@ class DaemonClient:
     def submit(self, content: ImageData, styles: Sequence[ImageData], regions: Optional[Sequence[dict]] = None,
                options: Optional[dict] = None, init: Optional[ImageData] = None, preview: bool = False,
                preview_every: Optional[float] = None, preview_size: Optional[int] = None,
-               label: Optional[str] = None) -> str:
+               label: Optional[str] = None, memory_budget: Optional[int] = None) -> str:
         """Send a job; returns its id once the daemon accepted it (events() then yields 'accepted' first).
 
         regions: [{"content_mask": MaskData (content's size), "style": index, "style_mask": MaskData of
@@ -291,6 +291,8 @@ class DaemonClient:
             fields["preview_size"] = preview_size
         if label is not None:
             fields["label"] = label
+        if memory_budget is not None:    # bytes this job may use (the daemon's own budget still caps it)
+            fields["memory_budget"] = memory_budget
         rid = next(self._ids)
         frames = _encode("submit", {**fields, "id": rid})
         try:   # the daemon would refuse it; say so before sending megabytes

@@ -411,6 +411,8 @@ def _check_submit(f: dict, ref: _Refs, limits: Limits) -> None:
     _opt(f, "preview_every", lambda x: _is_num(x) and 0.1 <= x <= 3600, "seconds between 0.1 and 3600")
     _opt(f, "preview_size", lambda x: _is_int(x) and 16 <= x <= 4096, "a long edge between 16 and 4096")
     _opt(f, "label", _short_str(200), "a short text")
+    _opt(f, "memory_budget", lambda x: _is_int(x) and (1 << 20) <= x <= (1 << 50),
+         "a whole number of bytes, at least 1 MiB")
 
 
 def _check_job(f: dict, ref: _Refs, limits: Limits) -> None:

@@ -351,6 +351,22 @@ def test_cli_stylize_through_the_daemon_and_status(daemon, tmp_path):
     assert r.returncode == 1 and "no daemon answers" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_job_brings_its_own_memory_budget(daemon, tmp_path):
+    """`memory_budget` in a submit (stylize --memory-budget through the daemon) caps that job only:
+    over it, the answer is too_large naming a size that fits; the next job without one runs."""
+    with DaemonClient(daemon, timeout=10) as c:
+        _, events = run_job(c, options={"size": 400, "steps": 1}, memory_budget=150 << 20)
+        assert events[-1]["type"] == "error" and events[-1]["code"] == "too_large", events[-1]
+        assert "the memory budget (0.16 GB)" in events[-1]["message"], events[-1]
+        _, events = run_job(c, options={"size": 40, "steps": 1})
+        assert events[-1]["type"] == "result"
+    r = cli("stylize", "--endpoint", daemon, "--content", str(ROOT / "examples/chelsea.png"),
+            "--style", str(ROOT / "examples/the_scream.jpg"), "--output", str(tmp_path / "o.png"), "--size", "400",
+            "--steps", "1", "--levels", "1", "--memory-budget", "150MB")
+    assert r.returncode == 2 and "the largest size that fits is" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_non_loopback_endpoint_without_keys_is_refused(tmp_path):
     r = cli("serve", "--endpoint", f"tcp://0.0.0.0:{free_port()}", "--device", "cpu", "--log",
             str(tmp_path / "d.log"), timeout=60)

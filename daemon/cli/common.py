@@ -103,6 +103,21 @@ def float_list(text: str) -> list:
         raise argparse.ArgumentTypeError(f"must be numbers separated by commas (got {text!r})") from None
 
 
+def memory_size(text: str) -> int:
+    """'2GB', '1.5G', '500MB', '800M', '1024' (bytes) -> bytes (decimal units: 1 GB = 10⁹ bytes)."""
+    units = {"": 1, "B": 1, "K": 10 ** 3, "KB": 10 ** 3, "M": 10 ** 6, "MB": 10 ** 6, "G": 10 ** 9, "GB": 10 ** 9,
+             "T": 10 ** 12, "TB": 10 ** 12, "KIB": 2 ** 10, "MIB": 2 ** 20, "GIB": 2 ** 30}
+    t = text.strip().upper().replace(" ", "")
+    number = t.rstrip("KMGTIB")
+    try:
+        value = float(number) * units[t[len(number):]]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a memory size (e.g. 2GB, 500MB)") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a memory size must be more than 0")
+    return int(value)
+
+
 def seconds(text: str) -> float:
     v = finite_float(text)
     if v < 0:

@@ -11,7 +11,7 @@ from typing import Optional
 from shared.protocol import DEFAULT_LIMITS, Limits
 
 from .common import (ENDPOINT_HELP, EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, add_model_args, endpoint_of, err,
-                     positive_int, resolve_weights, seconds)
+                     memory_size, positive_int, resolve_weights, seconds)
 
 
 def add_commands(subparsers) -> None:
@@ -36,9 +36,12 @@ def add_commands(subparsers) -> None:
                    help=f"largest message accepted, MiB (default {DEFAULT_LIMITS.max_message_bytes >> 20})")
     p.add_argument("--cache-mb", type=positive_int, default=2048,
                    help="memory for cached style targets and content features, MiB (default 2048)")
-    p.add_argument("--memory-budget-mb", type=positive_int, default=None,
-                   help="memory one job may use, MiB, on any device (default: the free memory of the device, "
-                        "or the machine's available RAM on the CPU)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--memory-budget", type=memory_size, default=None, metavar="SIZE",
+                        help="memory one job may use on any device, e.g. 2GB (default: the free memory of the "
+                             "device, or the machine's available RAM on the CPU); a job over it runs in exact tiles")
+    budget.add_argument("--memory-budget-mb", type=positive_int, default=None, metavar="N",
+                        help="the same in MiB (older spelling)")
     p.add_argument("--max-waiting", type=positive_int, default=32, help="most jobs waiting (default 32)")
     p.set_defaults(func=cmd_serve)
 
@@ -65,7 +68,7 @@ def cmd_serve(args) -> int:
                          pooling=args.pooling, idle_exit=args.idle_exit, curve_keys=args.curve_keys,
                          lease=max(0.5, args.lease), preview_every=args.preview_every, log_path=args.log,
                          limits=limits, cache_bytes=args.cache_mb << 20, max_waiting=args.max_waiting,
-                         memory_budget=(args.memory_budget_mb << 20) if args.memory_budget_mb else None)
+                         memory_budget=args.memory_budget or ((args.memory_budget_mb << 20) if args.memory_budget_mb else None))
     try:
         return serve(config)
     except (ServeError, EngineError) as e:

@@ -20,7 +20,8 @@ from typing import Optional
 
 from .. import __version__
 from .common import (ENDPOINT_HELP, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, CliError, ProgressBar,
-                     add_model_args, check_output_path, check_writable, endpoint_of, err, finite_float, float_list, model_spec, non_negative_int,
+                     add_model_args, check_output_path, check_writable, endpoint_of, err, finite_float, float_list, memory_size,
+                     model_spec, non_negative_int,
                      positive_int, progress_text, read_image, read_mask, resolve_weights, whole_number, write_image, write_report)
 
 # daemon error codes that mean "change the request" (exit 2) rather than "the daemon failed" (exit 1)
@@ -119,8 +120,8 @@ def add_stylize_args(p) -> None:
         options_of(name)
     group("memory").add_argument(
         "--memory-budget", type=memory_size, default=None, metavar="SIZE",
-        help="most memory a --local job may use, e.g. 2GB or 500MB; a level over it runs in tiles "
-             "(the daemon plans its own from the device's free memory)")
+        help="most memory the job may use, e.g. 2GB or 500MB: a level over it runs in exact tiles "
+             "(through the daemon its own budget, `serve --memory-budget`, still caps it)")
     missing = set(f.name for f in dataclasses.fields(TransferOptions)) - set(flags)
     assert not missing, f"TransferOptions fields without a flag: {sorted(missing)}"
     g = group("output and progress")
@@ -149,20 +150,6 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_mix_styles)
 
 
-def memory_size(text: str) -> int:
-    """'2GB', '1.5G', '500MB', '800M', '1024' (bytes) -> bytes (decimal units: 1 GB = 10⁹ bytes)."""
-    import argparse
-    units = {"": 1, "B": 1, "K": 10 ** 3, "KB": 10 ** 3, "M": 10 ** 6, "MB": 10 ** 6, "G": 10 ** 9, "GB": 10 ** 9,
-             "T": 10 ** 12, "TB": 10 ** 12, "KIB": 2 ** 10, "MIB": 2 ** 20, "GIB": 2 ** 30}
-    t = text.strip().upper().replace(" ", "")
-    number = t.rstrip("KMGTIB")
-    try:
-        value = float(number) * units[t[len(number):]]
-    except (ValueError, KeyError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a memory size (e.g. 2GB, 500MB)") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: a memory size must be more than 0")
-    return int(value)
 
 
 # ---- the job -------------------------------------------------------------------------------------
@@ -330,8 +317,6 @@ def run_remote(job: Job, args) -> int:
 
     endpoint = endpoint_of(args)
     t0 = time.perf_counter()
-    if getattr(args, "memory_budget", None):
-        sys.stderr.write("note: --memory-budget applies to --local runs; the daemon plans its memory itself\n")
     try:
         info = ensure_daemon(endpoint, sys.executable, timeout=180.0, extra_args=_daemon_args(args))
     except DaemonError as e:
@@ -348,7 +333,7 @@ def run_remote(job: Job, args) -> int:
     try:
         with DaemonClient(endpoint, timeout=30.0) as c:
             c.hello("neural-style cli")
-            job_id = c.submit(label=os.path.basename(job.output),
+            job_id = c.submit(label=os.path.basename(job.output), memory_budget=getattr(args, "memory_budget", None),
                               **submit_fields(job.content, job.styles, job.options, job.content_alpha, job.regions,
                                               job.init_image, preview=bool(job.preview_dir)))
             cancelling = False

@@ -150,7 +150,7 @@ class Worker:
             h, w = content_img.height, content_img.width
             opts = options_from_dict(req["options"], (h, w))
             opts.validate(len(req["styles"]))
-            p = plan(h, w, opts, self.model_for(self.device).device, self.config.memory_budget,
+            p = plan(h, w, opts, self.model_for(self.device).device, self.job_budget(job),
                      regions=len(req["regions"]))  # before any allocation
             content, alpha = image_to_rgb(content_img)
             styles = [image_to_rgb(s)[0] for s in req["styles"]]
@@ -184,10 +184,15 @@ class Worker:
                  c.get("style_hits"), c.get("style_misses"), c.get("content_hits"), c.get("content_misses"),
                  ("; " + "; ".join(notes)) if notes else "")
 
+    def job_budget(self, job: Job) -> Optional[int]:
+        """Bytes the job may use: its own ``memory_budget`` (submit field), capped by the daemon's."""
+        asked, cap = job.request.get("memory_budget"), self.config.memory_budget
+        return min(b for b in (asked, cap) if b) if (asked or cap) else None
+
     def stylize_planned(self, job: Job, p: Plan, opts, content, styles, regions, init):
         """Run the engine at the planned size and device; after an out-of-memory, ``after_oom`` says what next."""
         h, w = content.shape[:2]
-        budget = self.config.memory_budget
+        budget = self.job_budget(job)
         notes: List[str] = []
         if p.message:
             notes.append(p.message)
