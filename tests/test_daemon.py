@@ -672,8 +672,7 @@ def test_a_failed_weights_load_is_retried_on_the_next_job(tmp_path):
 # ---- the measured speed and the estimate -------------------------------------------------------------
 def test_hello_carries_the_devices_measured_speed_and_a_job_starts_with_an_estimate(daemon):
     """The daemon's warm-up measures the device's step rate (hello/status ``speed``); before a job's
-    first step its progress says how long the whole job should take (``estimate_s`` and a sentence);
-    the finished job's timings then count as one more sample of the rate."""
+    first step its progress says how long the whole job should take (``estimate_s`` and a sentence)."""
     with DaemonClient(daemon, timeout=10) as c:
         speed = wait_for(lambda: c.hello().get("speed"), timeout=120)   # measured right after the warm-up
         assert speed and speed["device"] == "cpu" and speed["s_per_step_per_mp"] > 0, speed
