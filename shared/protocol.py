@@ -428,6 +428,7 @@ def _check_hello_reply(f: dict, ref: _Refs, limits: Limits) -> None:
     _need(f, "daemon_version", _short_str(64), "a version text")
     _need(f, "device", _short_str(200), "a device name")
     _need(f, "limits", lambda x: isinstance(x, dict), "an object")
+    _opt(f, "speed", lambda x: isinstance(x, dict) and _is_num(x.get("s_per_step_per_mp")), "an object with a rate")
 
 
 def _check_accepted(f: dict, ref: _Refs, limits: Limits) -> None:
@@ -440,6 +441,7 @@ def _check_progress(f: dict, ref: _Refs, limits: Limits) -> None:
     for k in ("step", "total", "level", "levels", "done", "job_total", "position"):
         _opt(f, k, lambda x: _is_int(x) and x >= 0, "a whole number >= 0")
     _opt(f, "eta_s", lambda x: _is_num(x) and x >= 0, "seconds >= 0")
+    _opt(f, "estimate_s", lambda x: _is_num(x) and x >= 0, "seconds >= 0")   # the whole job, before it starts
     _opt(f, "losses", lambda x: isinstance(x, dict) and all(_is_num(v) for v in x.values()), "numbers", {})
     _opt(f, "message", _short_str(2000), "a text")
 

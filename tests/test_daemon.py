@@ -683,3 +683,45 @@ def test_a_failed_weights_load_is_retried_on_the_next_job(tmp_path):
         assert log.read_text().count("cannot load the model") == 3
     finally:
         kill(proc)
+
+
+# ---- the measured speed and the estimate -------------------------------------------------------------
+def test_hello_carries_the_devices_measured_speed_and_a_job_starts_with_an_estimate(daemon):
+    """The daemon's warm-up measures the device's step rate (hello/status ``speed``); before a job's
+    first step its progress says how long the whole job should take (``estimate_s`` and a sentence)."""
+    with DaemonClient(daemon, timeout=10) as c:
+        speed = wait_for(lambda: c.hello().get("speed"), timeout=120)   # measured right after the warm-up
+        assert speed and speed["device"] == "cpu" and speed["s_per_step_per_mp"] > 0, speed
+        assert speed["samples"] >= 1 and speed["tiled_factor"] >= 1.0
+        assert c.status()["speed"]["device"] == "cpu"
+        _, events = run_job(c, options={"size": 128, "steps": 2, "levels": 2})
+    assert events[-1]["type"] == "result", events[-1]
+    progress = [e for e in events if e["type"] == "progress"]
+    first_step = next(i for i, e in enumerate(progress) if e.get("total"))
+    estimates = [e for e in progress[:first_step] if e.get("estimate_s") is not None]
+    assert len(estimates) == 1, progress[:first_step]
+    est = estimates[0]
+    assert est["estimate_s"] > 0
+    assert est["message"].startswith("about ") and " on cpu (estimated from " in est["message"], est["message"]
+    assert events[-1]["report"]["levels"][0]["seconds"] > 0
+
+
+def test_a_job_estimate_counts_every_level_and_hours_read_as_hours():
+    """The estimate adds every pyramid level (its steps × megapixels at the device's rate, plus the
+    per-step overhead; tiled levels at the tiled factor), and finished jobs move the rate toward what
+    they measured; a long job's time is said in hours."""
+    from daemon.service.speed import Rate, Speed, duration, job_work
+    speed = Speed()
+    speed.set("cpu", Rate(s_per_step_per_mp=10.0, s_per_step=0.5))
+    work = job_work([(500, 1000), (1000, 2000)], [100, 200], tiled=lambda size: size == (1000, 2000))
+    assert work == [(500_000, 100, False), (2_000_000, 200, True)]
+    assert speed.estimate("cpu", work) == pytest.approx(100 * (0.5 + 5.0) + 200 * (0.5 + 10.0 * 2 * 1.5))
+    assert speed.estimate("cuda", work) is None                          # never measured there
+    speed.learn("cpu", {"steps_done": 300, "levels": [{"size": [1000, 1000], "steps": 100, "seconds": 2050.0,
+                                                       "tiled": False}]})   # 20 s/step/MP once the overhead is off
+    rate = speed.get("cpu")
+    assert rate.samples == 2 and rate.source == "jobs" and rate.s_per_step_per_mp == pytest.approx(15.0)
+    speed.learn("cpu", {"cancelled": True, "steps_done": 3, "levels": [{"size": [10, 10], "steps": 100,
+                                                                          "seconds": 1.0}]})
+    assert speed.get("cpu").samples == 2                                 # a cancelled job ran fewer steps
+    assert duration(18373) == "5 h 06 min" and duration(200) == "3 min 20 s" and duration(40) == "40 s"

@@ -354,3 +354,27 @@ def test_the_plugin_says_so_when_the_daemon_loses_its_job(tmp_path):
         kill(proc)
         if second is not None:
             kill(second)
+
+
+def test_the_plugin_says_hours_the_daemons_estimate_and_when_the_result_is_scaled_up():
+    """What the plug-in's progress shows, from daemon_link alone (no GIMP, no daemon): times of an
+    hour or more in hours, the daemon's estimate before the first step, and, when the artist works
+    at a smaller Size than the layer, that the result is scaled up to it (Size 0 = full resolution)."""
+    sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
+    import daemon_link as link
+
+    assert link.format_eta(18373) == ", about 5 h 06 min left"            # was "306 min 13 s"
+    assert link.format_eta(200) == ", about 3 min 20 s left" and link.format_eta(42) == ", about 42 s left"
+    running = {"type": "progress", "step": 3, "total": 10, "level": 1, "levels": 2, "eta_s": 7500}
+    assert link.progress_text(running) == "Neural style: level 2/2, step 3/10, about 2 h 05 min left"
+    estimate = {"type": "progress", "step": 0, "total": 0, "estimate_s": 241.0,
+                "message": "about 4 min 01 s on cpu (estimated from earlier jobs)"}
+    assert link.progress_text(estimate) == "Neural style: about 4 min (estimated)"
+    assert link.progress_fraction(estimate) is None                     # the bar waits for the first step
+    assert link.size_note(0, 1920, 1280) == "" and link.size_note(1920, 1920, 1280) == ""
+    note = link.size_note(512, 1920, 1280)
+    assert note == "working at 512 px, scaled up to 1920 px"
+    assert link.progress_text(estimate, note) == \
+        "Neural style: working at 512 px, scaled up to 1920 px; about 4 min (estimated)"
+    assert link.progress_text({"type": "accepted", "position": 0}, note) == \
+        "Neural style: started (working at 512 px, scaled up to 1920 px)"

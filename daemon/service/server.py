@@ -430,7 +430,8 @@ class Server:
                 "state": state, "ready": state == "ready", "limits": self.limits.to_dict(),
                 "pid": os.getpid(), "endpoint": self.config.endpoint, "log": str(self.log_path),
                 "lease_s": self.config.lease, "preview_every_s": self.config.preview_every,
-                "curve": self._auth is not None, "presets": sorted(engine.PRESETS)}
+                "curve": self._auth is not None, "presets": sorted(engine.PRESETS),
+                "speed": self.worker.speed.describe(str(self.device))}   # None until the warm-up measured it
         if self.device.type == "cuda":
             import torch
             info["device_name"] = torch.cuda.get_device_name(self.device)

@@ -4,10 +4,13 @@ For each job, top-down (``Worker.run_job``):
   1. the model is loaded (``load``; the load is retried on the next job when it failed);
   2. the options are read and validated, and the memory plan (``memory.plan``) chooses size and
      device, or refuses the job (``too_large``), before any image is converted;
-  3. the engine runs, streaming progress and previews (``progress_callback``); an out-of-memory
-     goes to ``memory.after_oom`` for the next try;
+  3. before the first step, a progress message estimates the job's time from the device's measured
+     speed (``speed``; ``estimate``), then the engine runs, streaming progress and previews
+     (``progress_callback``); an out-of-memory goes to ``memory.after_oom`` for the next try;
   4. the result (scaled to the requested size, the content's alpha put back) and its report go
-     to the client, and one line to the log.
+     to the client, one line to the log, and the report's level timings to the speed record.
+
+The speed record starts from the warm-up (``load``: one forward + backward timed at two sizes).
 
 The worker never touches the ROUTER socket: everything for a client goes through ``send``
 (thread-safe, provided by the server).
@@ -26,10 +29,13 @@ from shared.protocol import PROTOCOL_VERSION
 from .. import __version__
 from .. import engine
 from ..engine import EngineError, ModelSpec, OutOfMemory, TargetCache, load_model, resolve_device, stylize
-from ..engine.scale import fit_long_edge
+from ..engine import tiling
+from ..engine.scale import fit_long_edge, fit_pixels, pyramid_sizes
+from ..engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
 from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
 from .jobs import Job, JobQueue, job_message
 from .memory import Plan, after_oom, available_bytes, free_device_memory, plan
+from .speed import Speed, job_work, probe, sentence
 
 log = logging.getLogger("neural_style.daemon")
 
@@ -50,6 +56,7 @@ class Worker:
         self.models: Dict[str, Any] = {}
         self.state = "loading"                     # loading | ready | failed
         self.model_error: Optional[Tuple[str, str]] = None
+        self.speed = Speed()                       # seconds per step per megapixel, per device
         self.thread = threading.Thread(target=self._loop, name="engine-worker", daemon=True)
         self.on_exit: Callable[[], None] = lambda: None
 
@@ -95,8 +102,18 @@ class Worker:
                 t1 = time.perf_counter()
                 warm_up(model)
                 log.info("warmed up in %.1f s", time.perf_counter() - t1)
+                self.measure_speed(model, warm_up)
             except Exception as e:
                 log.warning("warm-up failed (jobs still run): %s", e)
+
+    def measure_speed(self, model, warm_up) -> None:
+        """The device's first step rate: one warm forward + backward timed at two sizes (``speed.probe``)."""
+        cpu = self.device.type == "cpu"   # a CPU pays seconds per try: one try each there
+        sizes = [(64, 64), (128, 128)] if cpu else [(256, 256), (512, 512)]
+        rate = probe(lambda size: warm_up(model, sizes=[size]), sizes, repeats=1 if cpu else 2)
+        self.speed.set(str(self.device), rate)
+        log.info("speed on %s: %.3g s per step per megapixel + %.3g s per step (warm-up)", self.device,
+                 rate.s_per_step_per_mp, rate.s_per_step)
 
     # ---- the loop ----------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -172,6 +189,7 @@ class Worker:
                       fallbacks=notes, requested_size=opts.size, worked_at=used,
                       output_size=[int(target[1]), int(target[0])],
                       daemon={"version": __version__, "protocol": PROTOCOL_VERSION, "cache": self.cache.stats()})
+        self.speed.learn(str(used.get("device")), result.report)
         status = "dropped" if job.dropped else ("cancelled" if result.cancelled else "done")
         self.counts[status] += 1
         self.emit(job, "result", {"cancelled": bool(result.cancelled), "report": report},
@@ -200,6 +218,10 @@ class Worker:
         while True:
             model = self.model_for(p.device)
             try:
+                self.estimate(job, p, opts, content, styles, regions)
+            except Exception:   # an estimate never stops a job
+                log.warning("job %s: no time estimate: %s", job.id, traceback.format_exc())
+            try:
                 result = stylize(model, content, styles, dataclasses.replace(opts, size=p.size), regions=regions,
                                  init_image=init, cache=self.cache, callback=self.progress_callback(job),
                                  should_stop=job.should_stop,
@@ -218,6 +240,35 @@ class Worker:
                 notes.append(msg)
                 log.warning("job %s: %s", job.id, msg)
                 self.emit(job, "progress", {"step": 0, "total": 0, "message": msg})
+
+    def estimate(self, job: Job, p: Plan, opts, content, styles, regions) -> Optional[float]:
+        """Tell the client how long the job should take at the planned size and device (progress with
+        ``estimate_s`` and a sentence), from the device's step rate and the job's pyramid: its level
+        sizes and steps, the style mix, and which levels run in tiles. None when the rate is unknown."""
+        device = str(p.device)
+        o = dataclasses.replace(opts, size=p.size)
+        h, w = content.shape[:2]
+        sizes = pyramid_sizes(h, w, o.size, o.levels)
+        coarse = o.steps if o.coarse_steps is None else o.coarse_steps
+        mix = None
+        if o.scale_mix:
+            sh, sw = styles[o.scale_mix[0]].shape[:2]
+            mix = (fit_pixels(sh, sw, sizes[-1][0] * sizes[-1][1] * o.style_scale),
+                   o.steps if o.mix_steps is None else o.mix_steps)
+        avail = available_bytes(p.device, self.config.memory_budget)
+
+        def tiled(size) -> bool:   # as the engine will plan the level (``tiling.plan``)
+            try:
+                return tiling.plan(size, CONTENT_LAYERS + STYLE_LAYERS, o, p.device, avail, len(regions)).tiled
+            except EngineError:
+                return False
+
+        seconds = self.speed.estimate(device, job_work(sizes, [coarse] * (len(sizes) - 1) + [o.steps], tiled, mix))
+        if seconds is None:
+            return None
+        self.emit(job, "progress", {"step": 0, "total": 0, "estimate_s": round(seconds, 1),
+                                    "message": sentence(seconds, device, self.speed.get(device))})
+        return seconds
 
     def progress_callback(self, job: Job):
         cfg = self.config

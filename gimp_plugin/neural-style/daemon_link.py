@@ -2,8 +2,9 @@
 
 Finds the installer's settings and the ``shared`` package, makes sure a daemon answers (starting a
 detached one with the configured Python), submits, and follows the job's events: ``accepted``
-(``position``: jobs ahead), ``progress`` (``position`` while waiting; level, step, ``eta_s`` while
-running), ``preview``, and one ``result`` or ``error``. The socket work runs in a worker thread;
+(``position``: jobs ahead), ``progress`` (``position`` while waiting; ``estimate_s``, the whole job's
+time estimated before its first step; level, step, ``eta_s`` while running), ``preview``, and one
+``result`` or ``error``. The socket work runs in a worker thread;
 everything the user sees goes through a ``feedback`` object called on the caller's (GIMP's main)
 thread, so this module needs no GIMP at all.
 """
@@ -134,26 +135,54 @@ def describe_error(code, message):
     return text + (" " + hint if hint else "")
 
 
+def format_duration(seconds, coarse=False):
+    """A time for a person: "40 s", "3 min 20 s", "5 h 06 min" (hours from 60 min on). ``coarse``
+    (an estimate, not a count-down): whole minutes from 2 min on, "4 min"."""
+    s = max(0, int(round(float(seconds))))
+    if s >= 3600:
+        m = int(round(s / 60.0))
+        return "%d h %02d min" % (m // 60, m % 60)
+    if s >= 120 and coarse:
+        return "%d min" % int(round(s / 60.0))
+    if s >= 60:
+        return "%d min %02d s" % (s // 60, s % 60)
+    return "%d s" % s
+
+
 def format_eta(seconds):
+    """The time left, as the progress text ends: ", about 3 min 20 s left", ", about 5 h 06 min left"."""
     if seconds is None:
         return ""
-    s = int(round(float(seconds)))
-    if s >= 60:
-        return ", about %d min %02d s left" % (s // 60, s % 60)
-    return ", about %d s left" % s
+    return ", about %s left" % format_duration(seconds)
 
 
-def queue_text(position):
+def size_note(size, width, height):
+    """What the dialog and the progress say when the artist asked for a working size smaller than the
+    layer: the result is scaled up to the layer. "" at full resolution (Size 0 or at least the layer)."""
+    longest = max(int(width), int(height))
+    if not size or int(size) >= longest:
+        return ""
+    return "working at %d px, scaled up to %d px" % (int(size), longest)
+
+
+def queue_text(position, note=""):
     """``position`` = jobs ahead in the daemon's queue (0 = it runs now)."""
     if position:
         return "Neural style: waiting for %d job(s) ahead" % position
-    return "Neural style: started"
+    return "Neural style: started" + (" (%s)" % note if note else "")
 
 
-def progress_text(ev):
-    """One line for an ``accepted`` or ``progress`` event."""
+def estimate_text(seconds, note=""):
+    """The daemon's estimate of the whole job, before its first step: "Neural style: about 4 min (estimated)"."""
+    return "Neural style: %sabout %s (estimated)" % (note + "; " if note else "", format_duration(seconds, coarse=True))
+
+
+def progress_text(ev, note=""):
+    """One line for an ``accepted`` or ``progress`` event; ``note`` = ``size_note`` of the run."""
     if ev.get("type") == "accepted" or ev.get("position") is not None:
-        return queue_text(ev.get("position") or 0)
+        return queue_text(ev.get("position") or 0, note)
+    if ev.get("estimate_s") is not None:
+        return estimate_text(ev["estimate_s"], note)
     if ev.get("message"):
         return "Neural style: %s" % ev["message"]
     parts = ["mixing the styles"] if ev.get("stage") == "mix" else []

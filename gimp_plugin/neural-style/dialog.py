@@ -17,8 +17,19 @@ GROUPS = (
     ("style", "Style", ["style-layer", "style-file", "style-mask-channel"]),
     ("where", "Where", ["region-channel", "outside-style-layer", "outside-style-file", "mask-to-selection"]),
     ("mix", "Scale mixing (fine texture from a second style)", ["scale-fine-layer", "scale-fine-file"]),
-    ("settings", "Settings", ["color", "quality", "size", "style-weight", "steps", "preview"]),
+    ("settings", "Settings", ["color", "quality", "size", "size-note", "style-weight", "steps", "preview"]),
 )
+
+
+def size_text(size, source):
+    """The line under Size: full resolution, or that the result will be scaled up to the layer."""
+    if source is None:
+        return ""
+    w, h = source.get_width(), source.get_height()
+    note = daemon_link.size_note(size, w, h)
+    if note:
+        return "The result will be scaled up: %s." % note
+    return "Full resolution: the layer's own %d×%d pixels." % (w, h)
 
 
 def init(name):
@@ -28,24 +39,33 @@ def init(name):
     GimpUi.init(name)
 
 
-def ask(procedure, config):
+def ask(procedure, config, source=None):
     """GIMP's dialog for every argument, laid out in titled frames; True when the user chose OK."""
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi
     dialog = GimpUi.ProcedureDialog.new(procedure, config, TITLE)
-    fill(dialog)
+    watch = fill(dialog, config, source)
     ok = dialog.run()
+    if watch is not None:
+        config.disconnect(watch)
     dialog.destroy()
     return ok
 
 
-def fill(dialog):
+def fill(dialog, config=None, source=None):
     """Two columns of titled frames: Style and Where on the left, Scale mixing and Settings on the
-    right. Falls back to GIMP's plain list of every argument."""
+    right, with a line under Size that says whether the result is the layer's full resolution or
+    will be scaled up (kept up to date as Size changes). Falls back to GIMP's plain list of every
+    argument. Returns the id of the handler that watches Size (None without one)."""
+    watch = None
     try:
         gi.require_version("Gtk", "3.0")
         from gi.repository import Gtk
-        for key, title, props in GROUPS:
+        groups = GROUPS
+        watch = size_note(dialog, config, source, Gtk)
+        if watch is None:
+            groups = [(k, t, [p for p in props if p != "size-note"]) for k, t, props in GROUPS]
+        for key, title, props in groups:
             dialog.fill_box(key + "-box", props)
             dialog.get_label(key + "-title", title, False, False)
             dialog.fill_frame(key + "-frame", key + "-title", False, key + "-box")
@@ -57,6 +77,24 @@ def fill(dialog):
         dialog.fill(["columns"])
     except Exception:  # noqa: BLE001 - an older or newer GimpUi: the plain dialog still works
         dialog.fill(None)
+    return watch
+
+
+def size_note(dialog, config, source, Gtk):
+    """The "size-note" label under Size, rewritten whenever Size changes; the handler's id, or None
+    when there is no label (no layer given, or a GimpUi without labels)."""
+    if config is None or source is None:
+        return None
+    try:
+        note = dialog.get_label("size-note", size_text(config.get_property("size"), source), False, False)
+        if not isinstance(note, Gtk.Label):
+            return None
+        note.set_line_wrap(True)
+        note.set_xalign(0.0)
+        return config.connect("notify::size",
+                              lambda cfg, _p: note.set_text(size_text(cfg.get_property("size"), source)))
+    except Exception:  # noqa: BLE001 - the dialog works without the line
+        return None
 
 
 class StopWindow:
@@ -100,6 +138,7 @@ class Feedback:
 
     def __init__(self, image, source, plan, preview, interactive):
         self.stop_requested = False
+        self.note = plan.size_note            # the working size, when the result is scaled up
         self.preview = gimp_io.PreviewLayer(image, source, plan.preview_masked) if preview else None
         self.window = StopWindow(self._stop) if interactive else None
 
@@ -122,7 +161,7 @@ class Feedback:
     def show(self, ev):
         kind = ev.get("type")
         if kind in ("accepted", "progress"):
-            text = daemon_link.progress_text(ev)
+            text = daemon_link.progress_text(ev, self.note)
             Gimp.progress_set_text(text)
             fraction = daemon_link.progress_fraction(ev)
             if fraction is not None:

@@ -68,7 +68,7 @@ def run(procedure, run_mode, image, drawables, config, run_data):
     interactive = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
     if interactive:
         dialog.init(PROC)
-    if run_mode == Gimp.RunMode.INTERACTIVE and not dialog.ask(procedure, config):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not dialog.ask(procedure, config, source):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
 
     try:
@@ -81,7 +81,8 @@ def run(procedure, run_mode, image, drawables, config, run_data):
         Gimp.progress_init("Neural style: connecting to the daemon")
         endpoint = daemon_link.ensure_daemon(client, settings)
         with dialog.Feedback(image, source, plan, submission.preview, interactive) as feedback:
-            Gimp.progress_set_text("Neural style: sending the images")
+            Gimp.progress_set_text("Neural style: sending the images" + (" (%s)" % plan.size_note
+                                                                         if plan.size_note else ""))
             pic, stopped = daemon_link.stylize(client, endpoint, submission, feedback)
         Gimp.progress_update(1.0)
         if not source.is_valid():
@@ -166,8 +167,9 @@ class NeuralStyle(Gimp.PlugIn):
             quality.add(nick, i, label, help_)
         p.add_choice_argument("quality", "_Quality", "Preview (fast), standard or high",
                               quality, "standard", flags)
-        p.add_int_argument("size", "Si_ze", "Long edge of the computed image in pixels "
-                           "(0 = the layer's own size; smaller is much faster)", 0, 8192, 0, flags)
+        p.add_int_argument("size", "Si_ze", "Long edge of the computed image in pixels: 0 = the "
+                           "layer's own size (full resolution); a smaller size is much faster and the "
+                           "result is scaled up to the layer", 0, 8192, 0, flags)
         p.add_double_argument("style-weight", "Style _weight",
                               "How strongly the style is imposed relative to the layer's content",
                               0.0, 1000.0, 1.0, flags)

@@ -17,7 +17,7 @@ from gi.repository import Gimp  # noqa: E402
 from gi.repository import GLib  # noqa: E402
 
 import gimp_io  # noqa: E402
-from daemon_link import Submission, UserError  # noqa: E402
+from daemon_link import Submission, UserError, size_note  # noqa: E402
 
 
 @dataclass
@@ -27,6 +27,7 @@ class ResultPlan:
     mask_from: Optional[str] = None       # the result's mask: "selection", "channel" or None
     region_mask: object = None            # MaskData of the region channel, when mask_from == "channel"
     preview_masked: bool = False          # mask the live preview to the selection
+    size_note: str = ""                   # "working at 512 px, scaled up to 1920 px" (daemon_link.size_note)
 
     def layer_name(self, stopped):
         return self.name + (" [stopped]" if stopped else "")
@@ -190,5 +191,6 @@ def read(client, image, source, config):
                             preview=bool(config.get_property("preview")))
     plan = ResultPlan(name="Neural style: %s (%s)" % (style_name, settings_label(config)),
                       mask_from=region_from if masked and not styled_outside else None,
-                      region_mask=region_mask, preview_masked=masked)
+                      region_mask=region_mask, preview_masked=masked,
+                      size_note=size_note(options["size"], content.width, content.height))
     return submission, plan
