@@ -255,7 +255,7 @@ class Worker:
             sh, sw = styles[o.scale_mix[0]].shape[:2]
             mix = (fit_pixels(sh, sw, sizes[-1][0] * sizes[-1][1] * o.style_scale),
                    o.steps if o.mix_steps is None else o.mix_steps)
-        avail = available_bytes(p.device, self.config.memory_budget)
+        avail = available_bytes(p.device, self.job_budget(job))
 
         def tiled(size) -> bool:   # as the engine will plan the level (``tiling.plan``)
             try:
