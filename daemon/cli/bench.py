@@ -29,6 +29,12 @@ def add_commands(sub) -> None:
     p.add_argument("--schedule", action="append", default=[], metavar="NAME=VALUE,...",
                    help="with --ttq: also time this schedule, e.g. levels=3,steps=60,coarse_steps=100 "
                         "(any stylize option; preset=NAME starts from a preset); repeatable")
+    p.add_argument("--pastiche-from", metavar="JSON",
+                   help="with --ttq: take pastiche's time and objective from an earlier --ttq --json of the same "
+                        "machine, sizes and --pastiche-steps instead of running it again")
+    p.add_argument("--stop-when-reached", action="store_true",
+                   help="with --ttq: end each of our jobs once it reaches pastiche's objective (saves bench "
+                        "time; the 'whole job' and final objective are then those at that moment)")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=cmd_bench)
 
