@@ -334,12 +334,17 @@ def main_bench(args) -> int:
            "presets_through_daemon": daemon_presets,
            "parity": parity, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     _print_summary(out)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
-        print(f"wrote {args.json}")
+    _write_json(args.json, out)
     return 0
+
+
+def _write_json(path: Optional[str], out: Dict) -> None:
+    """The run's record as JSON at ``path`` (nothing when no --json was given)."""
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(out, f, indent=2)
+        print(f"wrote {path}")
 
 
 def _median_run(runs: List[Dict]) -> Dict:
@@ -620,11 +625,7 @@ def main_time_to_quality(args) -> int:
            "stop_when_reached": args.stop_when_reached,
            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     _print_quality_summary(out)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
-        print(f"wrote {args.json}")
+    _write_json(args.json, out)
     return 0
 
 
