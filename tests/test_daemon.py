@@ -596,7 +596,9 @@ def test_a_job_over_the_budget_runs_in_exact_tiles_at_its_own_size(tmp_path):
         except TooLarge:
             return False
     budget_mb = next(mb for mb in range(200, 1200, 10) if tiled_at(mb))
-    proc, endpoint, _ = start_daemon(tmp_path, "--memory-budget-mb", str(budget_mb))
+    # "before" once the daemon's start-up work (warm-up, speed measurement) is done, not during it
+    proc, endpoint, _ = start_daemon(tmp_path, "--memory-budget-mb", str(budget_mb),
+                                     until=lambda info: info["ready"] and info.get("speed"))
     try:
         before = vm(proc.pid, "VmRSS")
         with DaemonClient(endpoint, timeout=30) as c:

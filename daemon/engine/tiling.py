@@ -125,7 +125,7 @@ def activation_bytes_per_pixel(options, device: torch.device) -> float:
     if device.type == "cpu":
         # a job's peak RSS grew by ~2 kB per pixel (daemon/service/memory.py), the image-sized state
         # included; a tiled run measured more per window pixel (oneDNN keeps buffers per window shape)
-        return 2400
+        return 3000
     fast = options.fast and device.type == "cuda"
     return (900 if fast else 1500) * 2.4
 
