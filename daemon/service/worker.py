@@ -6,7 +6,7 @@ For each job, top-down (``Worker.run_job``):
      device, or refuses the job (``too_large``), before any image is converted;
   3. ``init: "last"`` is resolved here, never in the engine (``warm``): the last kept result for this
      content (``results``), resampled and re-masked to the new regions, becomes the init image, and
-     only the final pyramid level runs unless the request names its levels; with none kept the job
+     only the final pyramid level runs; with none kept the job
      starts from the content and says so (a progress message, the report's ``init``);
   4. before the first step, a progress message estimates the job's time from the device's measured
      speed (``speed``; ``estimate``), then the engine runs, streaming progress and previews
@@ -222,8 +222,8 @@ class Worker:
     def warm(self, job: Job, opts, key: str) -> Tuple[Optional[Kept], Optional[str]]:
         """``init: "last"`` (the submit field, or the option): the kept result for this content and what
         the report's ``init`` says. A warm start is already at the final structure: it runs the final
-        pyramid level only, unless the request names its levels. Says which start it is in a progress
-        message. (None, None) when the job did not ask for its last result."""
+        pyramid level only, its ``steps`` (``levels`` and ``coarse_steps`` do not apply). Says which
+        start it is in a progress message. (None, None) when the job did not ask for its last result."""
         if job.request.get("init") != "last" and opts.init != "last":
             return None, None
         opts.init = "last"
@@ -232,8 +232,7 @@ class Worker:
             said = "content (no earlier result for this content)"
             message = "no earlier result for this content: starting from the content"
         else:
-            if "levels" not in job.request.get("options", {}):
-                opts.levels = 1
+            opts.levels = 1   # already at the final structure: the final level only (BENCHMARKS.md, issue 13)
             said = "last"
             message = (f"starting from the last result for this content ({kept.size[1]}×{kept.size[0]}"
                        f"{', cancelled' if kept.cancelled else ''})")
