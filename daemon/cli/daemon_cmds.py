@@ -43,6 +43,10 @@ def add_commands(subparsers) -> None:
     budget.add_argument("--memory-budget-mb", type=positive_int, default=None, metavar="N",
                         help="the same in MiB (older spelling)")
     p.add_argument("--max-waiting", type=positive_int, default=32, help="most jobs waiting (default 32)")
+    p.add_argument("--keep-results", type=_keep_size, default=None, metavar="SIZE",
+                   help="memory for the last result of recent contents, which `stylize --init last` and the "
+                        "plug-in's re-runs start from, e.g. 256MB; 0 = keep none (default 256MB; the least "
+                        "recently used go first)")
     p.set_defaults(func=cmd_serve)
 
     p = subparsers.add_parser("status", help="is the daemon running? version, device, memory, queue, caches, log")
@@ -69,11 +73,24 @@ def cmd_serve(args) -> int:
                          lease=max(0.5, args.lease), preview_every=args.preview_every, log_path=args.log,
                          limits=limits, cache_bytes=args.cache_mb << 20, max_waiting=args.max_waiting,
                          memory_budget=args.memory_budget or ((args.memory_budget_mb << 20) if args.memory_budget_mb else None))
+    if args.keep_results is not None:
+        config.keep_results = args.keep_results
     try:
         return serve(config)
     except (ServeError, EngineError) as e:
         err(str(e))
         return EXIT_BAD_INPUT
+
+
+def _keep_size(text: str) -> int:
+    """--keep-results: a memory size (``memory_size``), or 0 to keep no results."""
+    number = text.strip().upper().replace(" ", "").rstrip("KMGTIB")
+    try:
+        if float(number) == 0:
+            return 0
+    except ValueError:
+        pass
+    return memory_size(text)
 
 
 # ---- status --------------------------------------------------------------------------------------
@@ -140,6 +157,10 @@ def format_status(st: dict) -> str:
                  f"{_size(c.get('bytes'))} of {_size(c.get('max_bytes'))}; hits: style {c.get('style_hits', 0)}, "
                  f"content {c.get('content_hits', 0)}; misses: style {c.get('style_misses', 0)}, "
                  f"content {c.get('content_misses', 0)}")
+    r = st.get("results")
+    if r:
+        lines.append(f"kept results: {r.get('entries', 0)} ({_size(r.get('bytes'))} of {_size(r.get('max_bytes'))}); "
+                     f"warm starts {r.get('hits', 0)}, none kept {r.get('misses', 0)}")
     lines.append(f"log: {st.get('log')}")
     return "\n".join(lines)
 

@@ -39,7 +39,8 @@ def _option_flags() -> dict:
         return "(default from --quality: " + ", ".join(f"{q} {p[name]}" for q, p in PRESETS.items() if name in p) + ")"
 
     return {
-        "init": ("images", "content | noise | PATH of a starting image", {}),
+        "init": ("images", "content | noise | last (start from the daemon's last result for this content, "
+                 "resampled and re-masked: a quick re-run after changing a setting) | PATH of a starting image", {}),
         "size": ("size and steps", "long edge of the output in pixels", dict(type=positive_int)),
         "steps": ("size and steps", f"optimisation steps at the final size {preset('steps')}",
                   dict(type=non_negative_int)),
@@ -279,6 +280,11 @@ def run_local(job: Job, args) -> int:
     """``stylize --local``: the engine in this process."""
     from ..engine import load_model, stylize
 
+    about = {}
+    if job.options.init == "last":   # no daemon, no kept results: the content, and say so
+        sys.stderr.write("note: --init last needs the daemon's kept results; --local starts from the content\n")
+        job.options = dataclasses.replace(job.options, init="content")
+        about["init"] = "content (--local keeps no earlier results)"
     bar = ProgressBar()
     model = load_model(model_spec(args))
     if job.preview_dir:
@@ -297,7 +303,7 @@ def run_local(job: Job, args) -> int:
                          init_image=job.init_image, callback=callback, should_stop=should_stop,
                          memory_budget=getattr(args, "memory_budget", None))
     bar.close()
-    return finish(job, result.image, result.report, result.cancelled, t0, mode="local")
+    return finish(job, result.image, result.report, result.cancelled, t0, mode="local", **about)
 
 
 def _daemon_args(args) -> list:
@@ -333,9 +339,12 @@ def run_remote(job: Job, args) -> int:
     try:
         with DaemonClient(endpoint, timeout=30.0) as c:
             c.hello("neural-style cli")
+            fields = submit_fields(job.content, job.styles, job.options, job.content_alpha, job.regions,
+                                   job.init_image, preview=bool(job.preview_dir))
+            if job.options.init == "last":   # the daemon's last result for this content
+                fields["init"] = "last"
             job_id = c.submit(label=os.path.basename(job.output), memory_budget=getattr(args, "memory_budget", None),
-                              **submit_fields(job.content, job.styles, job.options, job.content_alpha, job.regions,
-                                              job.init_image, preview=bool(job.preview_dir)))
+                              **fields)
             cancelling = False
             while result is None:
                 try:

@@ -24,7 +24,9 @@ COLOR_MODES = ("full", "luminance", "histogram")
 HISTOGRAM_METHODS = ("chol", "pca", "ot")
 GUIDANCE_MODES = ("gram", "sums")
 PROPAGATION_MODES = ("simple", "inside", "all")
-INIT_MODES = ("content", "noise")  # or an image array passed as ``init_image``
+# or an image array passed as ``init_image``. "last": the caller's last result for this content (the
+# daemon's kept results, resolved before the engine into ``init_image``); given none, the content.
+INIT_MODES = ("content", "noise", "last")
 OPTIMIZERS = ("lbfgs", "adam")
 POOLING_MODES = ("avg", "max")
 
@@ -101,7 +103,7 @@ class TransferOptions:
     global_guide: bool = False       # add the 2017 paper's constant global guidance channel
     scale_mix: Optional[list] = None  # [coarse, fine] style indices: mix them into one style
     mix_steps: Optional[int] = None  # steps of the style-mixing optimisation (None = steps)
-    init: str = "content"            # content | noise (an image array goes in init_image)
+    init: str = "content"            # content | noise | last (an image array goes in init_image)
     seed: int = 0
     optimizer: str = "lbfgs"         # lbfgs | adam
     lbfgs_history: int = 20

@@ -36,6 +36,7 @@ from ..engine import TargetCache, resolve_device
 from .convert import json_safe
 from .jobs import Job, JobQueue, clean_label, new_job_id
 from .memory import memory_status
+from .results import DEFAULT_KEEP_BYTES, ResultStore
 from .sessions import Sessions
 from .worker import Worker
 
@@ -65,6 +66,7 @@ class ServeConfig:
     memory_budget: Optional[int] = None   # bytes a job may use (a cap on every device); None = free memory
     max_queued_bytes: Optional[int] = None  # image bytes of all waiting jobs; None = 2x limits.max_message_bytes
     idle_connection: float = 60.0         # a connection silent this long (no PONG to our PINGs) is closed
+    keep_results: int = DEFAULT_KEEP_BYTES  # bytes of kept last results (init "last"); 0 = keep none
 
 
 # ---- logging -------------------------------------------------------------------------------------
@@ -130,9 +132,10 @@ class Server:
         self.queue = JobQueue(config.max_waiting, config.max_queued_bytes or 2 * self.limits.max_message_bytes)
         self.sessions = Sessions(config.lease)
         self.cache = TargetCache(max_bytes=config.cache_bytes)
+        self.results = ResultStore(config.keep_results)
         self.counts = {"done": 0, "cancelled": 0, "dropped": 0, "failed": 0, "bad_messages": 0}
         self.worker = Worker(config, self.device, self.queue, self.cache, self.counts, self.send, self.log_path,
-                             on_job_done=self._touch_activity)
+                             on_job_done=self._touch_activity, results=self.results)
         self.worker.on_exit = self._close_thread_socket
         self.started = time.time()
         self.last_activity = time.monotonic()
@@ -413,7 +416,7 @@ class Server:
         f = msg.fields
         images = [f["content"], *f["styles"], f.get("init"),
                   *[m for r in f["regions"] for m in (r["content_mask"], r.get("style_mask"))]]
-        nbytes = sum(len(i.data) for i in images if i is not None)
+        nbytes = sum(len(i.data) for i in images if i is not None and not isinstance(i, str))   # init "last"
         refused = self.queue.refusal(identity, nbytes)
         if refused:
             self.error(identity, *refused, re=rid)
@@ -447,7 +450,7 @@ class Server:
                 "queue": {"running": running.summary(running.client == client) if running else None,
                           "waiting": [j.summary(j.client == client) for j in self.queue.waiting()]},
                 "jobs": dict(self.counts), "clients": len(self.sessions),
-                "cache": self.cache.stats(), "memory": json_safe(self._memory()),
+                "cache": self.cache.stats(), "results": self.results.stats(), "memory": json_safe(self._memory()),
                 "stopping": self.stopping}
 
     def _memory(self) -> dict:

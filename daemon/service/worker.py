@@ -4,11 +4,16 @@ For each job, top-down (``Worker.run_job``):
   1. the model is loaded (``load``; the load is retried on the next job when it failed);
   2. the options are read and validated, and the memory plan (``memory.plan``) chooses size and
      device, or refuses the job (``too_large``), before any image is converted;
-  3. before the first step, a progress message estimates the job's time from the device's measured
+  3. ``init: "last"`` is resolved here, never in the engine (``warm``): the last kept result for this
+     content (``results``), resampled and re-masked to the new regions, becomes the init image, and
+     only the final pyramid level runs; with none kept the job
+     starts from the content and says so (a progress message, the report's ``init``);
+  4. before the first step, a progress message estimates the job's time from the device's measured
      speed (``speed``; ``estimate``), then the engine runs, streaming progress and previews
      (``progress_callback``); an out-of-memory goes to ``memory.after_oom`` for the next try;
-  4. the result (scaled to the requested size, the content's alpha put back) and its report go
-     to the client, one line to the log, and the report's level timings to the speed record.
+  5. the result (scaled to the requested size, the content's alpha put back) and its report go
+     to the client, one line to the log, and the report's level timings to the speed record; the
+     image at its working size is kept as this content's last result (cancelled ones too).
 
 The speed record starts from the warm-up (``load``: one forward + backward timed at two sizes).
 
@@ -24,7 +29,9 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from shared.protocol import PROTOCOL_VERSION
+import numpy as np
+
+from shared.protocol import PROTOCOL_VERSION, ImageData
 
 from .. import __version__
 from .. import engine
@@ -35,6 +42,7 @@ from ..engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
 from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
 from .jobs import Job, JobQueue, job_message
 from .memory import Plan, after_oom, available_bytes, free_device_memory, plan
+from .results import Kept, ResultStore, content_key, coverage_of, warm_start
 from .speed import Speed, job_work, probe, sentence
 
 log = logging.getLogger("neural_style.daemon")
@@ -44,8 +52,9 @@ Send = Callable[[bytes, List[Any]], None]
 
 class Worker:
     def __init__(self, config, device, queue: JobQueue, cache: TargetCache, counts: Dict[str, int], send: Send,
-                 log_path, on_job_done: Callable[[], None] = lambda: None):
+                 log_path, on_job_done: Callable[[], None] = lambda: None, results: Optional[ResultStore] = None):
         self.config = config
+        self.results = results if results is not None else ResultStore()   # the last result per content
         self.device = device
         self.queue = queue
         self.cache = cache
@@ -167,12 +176,16 @@ class Worker:
             h, w = content_img.height, content_img.width
             opts = options_from_dict(req["options"], (h, w))
             opts.validate(len(req["styles"]))
+            key = content_key(content_img.data, w, h)
+            kept, init_said = self.warm(job, opts, key)
             p = plan(h, w, opts, self.model_for(self.device).device, self.job_budget(job),
                      regions=len(req["regions"]))  # before any allocation
             content, alpha = image_to_rgb(content_img)
             styles = [image_to_rgb(s)[0] for s in req["styles"]]
             regions = to_regions(req["regions"])
-            init = image_to_rgb(req["init"])[0] if req.get("init") is not None else None
+            init = image_to_rgb(req["init"])[0] if isinstance(req.get("init"), ImageData) else None
+            if kept is not None:
+                init = warm_start(kept, content, fit_long_edge(h, w, p.size), regions)
             target = fit_long_edge(h, w, opts.size)
             result, notes, used = self.stylize_planned(job, p, opts, content, styles, regions, init)
         except EngineError as e:
@@ -185,10 +198,14 @@ class Worker:
             image = resize_rgb(image, target)
         run_s = time.perf_counter() - t0
         report = dict(result.report)
+        self.keep(job, key, result, opts, regions)
         report.update(job=job.id, label=job.label, queue_wait_s=round(wait_s, 3), run_s=round(run_s, 3),
                       fallbacks=notes, requested_size=opts.size, worked_at=used,
                       output_size=[int(target[1]), int(target[0])],
-                      daemon={"version": __version__, "protocol": PROTOCOL_VERSION, "cache": self.cache.stats()})
+                      daemon={"version": __version__, "protocol": PROTOCOL_VERSION, "cache": self.cache.stats(),
+                              "results": self.results.stats()})
+        if init_said is not None:
+            report["init"] = init_said
         self.speed.learn(str(used.get("device")), result.report)
         status = "dropped" if job.dropped else ("cancelled" if result.cancelled else "done")
         self.counts[status] += 1
@@ -201,6 +218,35 @@ class Worker:
                  report.get("steps_done"), job.total_steps, opts.levels, used.get("device"), wait_s, run_s,
                  c.get("style_hits"), c.get("style_misses"), c.get("content_hits"), c.get("content_misses"),
                  ("; " + "; ".join(notes)) if notes else "")
+
+    def warm(self, job: Job, opts, key: str) -> Tuple[Optional[Kept], Optional[str]]:
+        """``init: "last"`` (the submit field, or the option): the kept result for this content and what
+        the report's ``init`` says. A warm start is already at the final structure: it runs the final
+        pyramid level only, its ``steps`` (``levels`` and ``coarse_steps`` do not apply). Says which
+        start it is in a progress message. (None, None) when the job did not ask for its last result."""
+        if job.request.get("init") != "last" and opts.init != "last":
+            return None, None
+        opts.init = "last"
+        kept = self.results.get(key)
+        if kept is None:
+            said = "content (no earlier result for this content)"
+            message = "no earlier result for this content: starting from the content"
+        else:
+            opts.levels = 1   # already at the final structure: the final level only (BENCHMARKS.md, issue 13)
+            said = "last"
+            message = (f"starting from the last result for this content ({kept.size[1]}×{kept.size[0]}"
+                       f"{', cancelled' if kept.cancelled else ''})")
+        self.emit(job, "progress", {"step": 0, "total": 0, "message": message})
+        return kept, said
+
+    def keep(self, job: Job, key: str, result, opts, regions) -> None:
+        """This job's image (at the size the engine worked at) as the content's last result; a cancelled
+        one too, so nothing the artist did is lost. Nothing when no step ran."""
+        if not result.report.get("steps_done"):
+            return
+        image = np.ascontiguousarray(result.image)
+        self.results.put(key, Kept(image=image, options=opts.to_dict(), coverage=coverage_of(regions, image.shape[:2]),
+                                   cancelled=bool(result.cancelled), job=job.id))
 
     def job_budget(self, job: Job) -> Optional[int]:
         """Bytes the job may use: its own ``memory_budget`` (submit field), capped by the daemon's."""

@@ -1,0 +1,131 @@
+"""Kept results: the last image of recent jobs, so that a re-run can start where the artist left off.
+
+An artist changes a weight, the colour mode or the selection and runs again; the new optimum lies
+close to the last result, not to the photo. The daemon keeps the last result of each recent content
+(``ResultStore``: keyed by the content's pixels, bounded by bytes, least recently used dropped first)
+and a submit with ``init: "last"`` starts from it (``warm_start``):
+
+    init = m · resample(last) + (1 − m) · content
+
+where m is the new regions' coverage (the sum of their masks, clamped to [0, 1]; 1 everywhere when
+there are no regions): where the new regions put no style the run starts from the photo, elsewhere
+from the last result, resampled to the working size. The engine gets it as an ordinary init image
+and knows nothing of this store.
+
+A cancelled job's image is kept too (nothing the artist did is lost); a result larger than the whole
+bound is simply not kept.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .convert import resize_gray, resize_rgb
+
+DEFAULT_KEEP_BYTES = 256 * 10 ** 6   # ~80 results of 1 megapixel (each with its coverage mask)
+
+
+def content_key(data: bytes, width: int, height: int) -> str:
+    """The store's key: a hash of the content's pixel bytes (the wire's RGBA) and its size."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{width}x{height}:".encode())
+    h.update(data)
+    return h.hexdigest()
+
+
+@dataclass
+class Kept:
+    """One kept result: the image at the size the engine worked at, and what it was made with."""
+
+    image: np.ndarray                      # uint8 H×W×3, the working size
+    options: dict                          # the TransferOptions it ran with (to_dict)
+    coverage: Optional[np.ndarray] = None  # uint8 H×W: where its regions put style; None = everywhere
+    cancelled: bool = False
+    job: str = ""
+    at: float = field(default_factory=time.time)
+
+    @property
+    def size(self) -> Tuple[int, int]:
+        return self.image.shape[0], self.image.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        return self.image.nbytes + (0 if self.coverage is None else self.coverage.nbytes) + 512
+
+    def describe(self) -> dict:
+        return {"job": self.job, "size": [self.size[1], self.size[0]], "cancelled": self.cancelled,
+                "age_s": round(time.time() - self.at, 1)}
+
+
+class ResultStore:
+    """content key -> Kept, at most ``max_bytes`` in all (0 keeps nothing); thread-safe."""
+
+    def __init__(self, max_bytes: int = DEFAULT_KEEP_BYTES):
+        self.max_bytes = max(0, int(max_bytes))
+        self._items: "OrderedDict[str, Kept]" = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.counts = {"kept": 0, "not_kept": 0, "evicted": 0, "hits": 0, "misses": 0}
+
+    def put(self, key: str, kept: Kept) -> bool:
+        """Keep ``kept`` as the last result of ``key`` (replacing the one before); False when it is
+        larger than the whole bound (then the earlier one is dropped too: it is no longer the last)."""
+        n = kept.nbytes
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            if n > self.max_bytes:
+                self.counts["not_kept"] += 1
+                return False
+            self._items[key] = kept
+            self._bytes += n
+            self.counts["kept"] += 1
+            while self._bytes > self.max_bytes and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
+                self.counts["evicted"] += 1
+            return True
+
+    def get(self, key: str) -> Optional[Kept]:
+        with self._lock:
+            kept = self._items.get(key)
+            if kept is None:
+                self.counts["misses"] += 1
+                return None
+            self._items.move_to_end(key)
+            self.counts["hits"] += 1
+            return kept
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"entries": len(self._items), "bytes": self._bytes, "max_bytes": self.max_bytes, **self.counts}
+
+
+def coverage_of(regions, size_hw: Tuple[int, int]) -> Optional[np.ndarray]:
+    """Where engine ``regions`` put style, at ``size_hw``, as uint8 (255 = styled); None without regions."""
+    if not regions:
+        return None
+    total = np.zeros(size_hw, np.float32)
+    for r in regions:
+        m = np.clip(np.round(np.asarray(r.content_mask, np.float32) * 255), 0, 255).astype(np.uint8)
+        total += resize_gray(m, size_hw).astype(np.float32)
+    return np.clip(total, 0, 255).astype(np.uint8)
+
+
+def warm_start(kept: Kept, content: np.ndarray, size_hw: Tuple[int, int], regions=()) -> np.ndarray:
+    """The init image of a warm re-run at ``size_hw``: the kept result resampled, re-masked to the new
+    ``regions`` (init = m·last + (1−m)·content, see the module docstring). uint8 H×W×3."""
+    last = resize_rgb(kept.image, size_hw).astype(np.float32)
+    photo = resize_rgb(content, size_hw).astype(np.float32)
+    cover = coverage_of(regions, size_hw)
+    if cover is None:
+        return np.ascontiguousarray(last.round().astype(np.uint8))
+    m = cover.astype(np.float32)[..., None] / 255.0
+    return np.clip(np.round(m * last + (1 - m) * photo), 0, 255).astype(np.uint8)
