@@ -21,7 +21,7 @@ import daemon_link  # noqa: E402
 import live_preview  # noqa: E402
 
 HANG = 120
-WARM = False   # TODO: init "last" once the daemon keeps results
+WARM = True    # every re-render starts from the daemon's last result (init "last")
 
 
 def rgba(a):

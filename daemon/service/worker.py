@@ -45,6 +45,7 @@ from .memory import Plan, after_oom, available_bytes, free_device_memory, plan
 from .results import Kept, ResultStore, content_key, coverage_of, warm_start
 from .speed import Speed, job_work, probe, sentence
 
+SMALL_PREVIEW = 512       # a preview of at most this long edge is sent as often as the job asks
 log = logging.getLogger("neural_style.daemon")
 
 Send = Callable[[bytes, List[Any]], None]
@@ -319,8 +320,11 @@ class Worker:
     def progress_callback(self, job: Job):
         cfg = self.config
         want_preview = bool(job.request.get("preview"))
-        every = max(cfg.preview_every, float(job.request.get("preview_every") or 0))
         psize = int(job.request.get("preview_size") or cfg.preview_size)
+        asked = float(job.request.get("preview_every") or cfg.preview_every)
+        # a small preview (a dialog's live preview) as often as asked; a big one no more often than the
+        # daemon's own setting, since each is a copy and a message of its size
+        every = asked if psize <= SMALL_PREVIEW else max(cfg.preview_every, asked)
         alpha = image_to_rgb(job.request["content"])[1] if want_preview else None
         start = time.monotonic()
         state = {"progress": 0.0, "preview": start}
