@@ -53,6 +53,8 @@ def missing(reason: str):
                 f"NEURAL_STYLE_GIMP_PREFIX to its bin/chroot-run) to run the real-GIMP proof")
 
 
+DAEMON_LOG = {}          # the module's daemon's log: what it computed, at which size
+
 CACHED_CHROOT_RUNNER = Path("/var/cache/neural-style-ci/bin/chroot-run")   # .ci/gimp3-chroot.sh's default
 
 
@@ -114,6 +116,7 @@ def daemon(tmp_path_factory):
                 proc.kill()
                 pytest.fail(f"the daemon did not start: {log.read_text() if log.exists() else ''}")
             time.sleep(0.3)
+    DAEMON_LOG["path"] = log
     yield endpoint
     try:
         with DaemonClient(endpoint, timeout=5.0) as c:
@@ -237,6 +240,27 @@ def test_region_channel_style_mask_outside_style_and_scale_mixing(tmp_path, gimp
     assert "brick" in r["layers"][0], "scale mixing shows in the name"
     assert not r["has_mask"], "with an outside style the whole layer is styled: no mask"
     assert r["diff_inside"] > 4 and r["diff_outside"] > 4, "both the region and the outside are stylized"
+
+
+def test_repeat_after_a_run_computes_only_the_selection_and_stacks_results_on_top(tmp_path, gimp_console, daemon):
+    """Filters > Repeat after a run: GIMP passes the result's mask (or the result), and the plug-in
+    styles the photo again; only the selection's box plus a margin is computed, at full detail
+    (Size 128 is the long edge of that box, not of the 320-px layer), and each result lands on top."""
+    ellipse = (200, 100, 30, 24)                     # a small selection in a bigger layer
+    script = batch_script(tmp_path, "case_repeat.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
+                          height=HEIGHT, big_width=320, big_height=214, ellipse=ellipse, size=128, steps=STEPS)
+    r = run_batch(gimp_console, script, gimp_env(tmp_path, daemon))
+    assert all(run["ok"] for run in r["runs"]), r["runs"]
+    assert len(r["runs"]) == 3
+    # the ellipse's box (antialiasing may add a pixel) plus 32 px each side, inside the layer
+    bw, bh = r["first_size"]
+    assert 30 + 64 <= bw <= 30 + 64 + 2 and 24 + 64 <= bh <= 24 + 64 + 2, r["first_size"]
+    assert 200 - 33 <= r["first_offsets"][0] <= 200 - 32 and 100 - 33 <= r["first_offsets"][1] <= 100 - 32
+    assert r["first_has_mask"]
+    log = DAEMON_LOG["path"].read_text()
+    assert f"{bw}x{bh} -> {bw}x{bh}" in log, "the box is computed at full detail, not the layer at 128 px"
+    assert r["second_on_top"] and r["third_on_top"] and r["source_at_bottom"], r["after_third"]
+    assert r["sizes"][:3] == [[bw, bh]] * 3, "every run styles the photo's selection, never a result"
 
 
 def test_the_copy_install_py_puts_in_a_profile_works_on_its_own(tmp_path, gimp_console, daemon):

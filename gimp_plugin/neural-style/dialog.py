@@ -139,7 +139,7 @@ class Feedback:
     def __init__(self, image, source, plan, preview, interactive):
         self.stop_requested = False
         self.note = plan.size_note            # the working size, when the result is scaled up
-        self.preview = gimp_io.PreviewLayer(image, source, plan.preview_masked) if preview else None
+        self.preview = gimp_io.PreviewLayer(image, source, plan.box, plan.preview_masked) if preview else None
         self.window = StopWindow(self._stop) if interactive else None
 
     def _stop(self):

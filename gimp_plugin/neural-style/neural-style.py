@@ -59,7 +59,7 @@ def fail(procedure, status, message):
 
 
 def run(procedure, run_mode, image, drawables, config, run_data):
-    source, problem = request.the_one_layer(drawables)
+    source, problem = request.the_one_layer(drawables, image)
     if problem:
         return fail(procedure, Gimp.PDBStatusType.CALLING_ERROR, problem)
 
@@ -91,8 +91,9 @@ def run(procedure, run_mode, image, drawables, config, run_data):
         Gimp.context_push()
         image.undo_group_start()
         try:
-            gimp_io.add_result_layer(image, source, pic, plan.layer_name(stopped), plan.mask_from,
-                                     plan.region_mask)
+            gimp_io.add_result_layer(image, source, pic, plan.layer_name(stopped), plan.box,
+                                     plan.mask_from, plan.region_mask)
+            gimp_io.remember_source(image, source, persistent=False)   # for Repeat with a channel active
         finally:
             image.undo_group_end()
             Gimp.context_pop()
