@@ -23,15 +23,30 @@ from daemon_link import Submission, UserError, size_note  # noqa: E402
 @dataclass
 class ResultPlan:
     """What the plug-in shows: the result layer's name and mask, the live preview's mask."""
-    name: str                             # "Neural style: <style> (<settings>)"
+    style: str                            # the style's name ("starry_night + brick" with scale mixing)
+    settings: str                         # "full, standard, style weight 3"
     mask_from: Optional[str] = None       # the result's mask: "selection", "channel" or None
     region_mask: object = None            # MaskData of the region channel over ``box``, when mask_from == "channel"
     box: tuple = (0, 0, 0, 0)             # what is computed: x, y, w, h in the source layer's coordinates
     preview_masked: bool = False          # mask the live preview to the selection
     size_note: str = ""                   # "working at 512 px, scaled up to 1920 px" (daemon_link.size_note)
 
+    size: int = 0                         # the working size sent (0 = the computed part's own)
+
+    @property
+    def name(self):
+        """ "Neural style: <style> (<settings>, <size> px)" """
+        settings = self.settings + (", %d px" % self.size if self.size else "")
+        return "Neural style: %s (%s)" % (self.style, settings)
+
     def layer_name(self, stopped):
         return self.name + (" [stopped]" if stopped else "")
+
+
+def use_size(submission, plan, size):
+    """Send ``size`` as the working size (the Detail the artist chose, resolved after the dialog)."""
+    submission.options["size"] = plan.size = working_size(size, submission.content)
+    plan.size_note = size_note(plan.size, submission.content.width, submission.content.height)
 
 
 # ---- the source layer -------------------------------------------------------------------------
@@ -138,11 +153,12 @@ def style_file_image(client, gfile):
     return pic
 
 
-def pick_style(client, config, layer_arg, file_arg):
+def pick_style(client, config, layer_arg, file_arg, prefer=None):
     """(ImageData, name, layer) for a style given as a layer of any open image or a file; None when
-    neither is set. A layer wins over a file when both are set."""
-    layer = config.get_property(layer_arg)
-    gfile = config.get_property(file_arg)
+    neither is set. A layer wins over a file when both are set, unless ``prefer`` is "file" (the
+    dialog's one Style choice says which of the two the artist meant)."""
+    layer = config.get_property(layer_arg) if prefer != "file" else None
+    gfile = config.get_property(file_arg) if prefer != "layer" else None
     if gimp_io.item_ok(layer):
         if layer.is_group():
             raise UserError("The style layer '%s' is a layer group: pick a normal layer." % layer.get_name())
@@ -195,22 +211,36 @@ def region(client, image, source, config):
 # ---- the whole request ------------------------------------------------------------------------
 
 def settings_label(config):
-    """The settings part of the result layer's name: "full, standard, 512 px, style weight 3"."""
+    """The settings part of the result layer's name: "full, standard, style weight 3"."""
     bits = [config.get_property("color"), config.get_property("quality")]
-    size = int(config.get_property("size"))
-    if size:
-        bits.append("%d px" % size)
     sw = float(config.get_property("style-weight"))
     if sw != 1.0:
         bits.append("style weight %g" % sw)
     return ", ".join(bits)
 
 
-def read(client, image, source, config):
+def dialog_box(image, source):
+    """Width and height of what will be computed, for the dialog's estimate: the selection's bounds
+    on the layer plus the margin (``compute_box`` reads the exact region when the run starts)."""
+    w, h = source.get_width(), source.get_height()
+    _ok, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
+    if not non_empty:
+        return w, h
+    _, ox, oy = source.get_offsets()
+    x0, y0 = max(0, x1 - ox), max(0, y1 - oy)
+    x1, y1 = min(w, x2 - ox), min(h, y2 - oy)
+    if x1 <= x0 or y1 <= y0:
+        return w, h
+    bw, bh = x1 - x0, y1 - y0
+    mx, my = max(MARGIN_MIN, int(bw * MARGIN_SHARE)), max(MARGIN_MIN, int(bh * MARGIN_SHARE))
+    return min(w, bw + 2 * mx), min(h, bh + 2 * my)
+
+
+def read(client, image, source, config, style_from=None):
     """Read the styles, the region and the part of the layer to compute: (Submission, ResultPlan).
     Only the region's bounding box plus a margin is sent (all of the layer with no region, or with an
     outside style, which paints the rest of the layer too); Size is the long edge of that part."""
-    main = pick_style(client, config, "style-layer", "style-file")
+    main = pick_style(client, config, "style-layer", "style-file", style_from)
     if main is None:
         raise UserError("Choose a style: a style layer (from any open image) or a style file.")
     style, style_name, style_layer = main
@@ -256,7 +286,7 @@ def read(client, image, source, config):
     styled_outside = outside is not None and region_mask is not None
     submission = Submission(content=content, styles=styles, regions=regions, options=options,
                             preview=bool(config.get_property("preview")))
-    plan = ResultPlan(name="Neural style: %s (%s)" % (style_name, settings_label(config)),
+    plan = ResultPlan(style=style_name, settings=settings_label(config), size=options["size"],
                       mask_from=region_from if masked and not styled_outside else None,
                       region_mask=region_mask, preview_masked=masked, box=box,
                       size_note=size_note(options["size"], content.width, content.height))
