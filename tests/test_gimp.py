@@ -203,6 +203,30 @@ def test_selection_and_style_file_gives_a_masked_layer_that_one_undo_removes(tmp
     assert r["after_undo_selection_kept"], "more than one undo step was needed"
 
 
+def test_the_dialog_opens_in_two_tiers_and_escape_cancels(tmp_path, gimp_console, daemon):
+    """The dialog in GIMP's GUI (Xvfb): it opens over a photo with a selection, is photographed
+    (NEURAL_STYLE_DOCS_SHOTS=1 keeps the picture as docs/dialog.png), and Escape cancels the run
+    without touching the image."""
+    pre = prefix()
+    gui = gimp_console.replace("gimp-console", "gimp")
+    if not all(has(pre + ["sh", "-c", f"command -v {n}"]) for n in ("xvfb-run", "xdotool", gui)):
+        missing(f"{gui}, xvfb-run or xdotool is missing (this case shows the dialog in GIMP's GUI)")
+    shot = tmp_path / "dialog.png"
+    script = batch_script(tmp_path, "case_dialog.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
+                          height=HEIGHT, steps=STEPS)
+    cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / "dialog_gui.sh"), gui,
+                 str(script), str(shot)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=600,
+                          env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL)
+    print(proc.stderr[-3000:])
+    r = result_of(proc)
+    assert r["cancelled"], r["status"]
+    assert r["layers"] == ["Background"] or len(r["layers"]) == 1, "Escape leaves the image as it was"
+    assert shot.exists() and shot.stat().st_size > 10000, "the dialog was on screen"
+    if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
+        shutil.copy(shot, ROOT / "docs" / "dialog.png")
+
+
 def test_style_layer_of_another_image_in_luminance_mode_without_selection(tmp_path, gimp_console, daemon):
     script = batch_script(tmp_path, "case_style_layer.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
                           height=HEIGHT, steps=STEPS)

@@ -163,6 +163,11 @@ def detail_text(detail, info, box):
     if info is None:
         return daemon_link.estimate_text(None, w, h)
     full = daemon_link.format_duration(info["seconds"], coarse=True)
+    if detail == "auto" and (info.get("fit_seconds") or 0) > daemon_link.AUTO_TARGET_S * 1.5:
+        return "Auto: even at %d px this takes about %s on %s: choose Quality \u201cPreview (fast)\u201d " \
+               "for a quick try. Full resolution: about %s." % (
+                   info["fit_size"], daemon_link.format_duration(info["fit_seconds"], coarse=True),
+                   info.get("device", "?"), full)
     if detail == "auto" and info.get("fit_size") and int(info["fit_size"]) < max(w, h):
         return "Auto: %d px (of %d), about %s on %s. Full resolution: about %s." % (
             info["fit_size"], max(w, h), daemon_link.format_duration(info.get("fit_seconds") or 0, coarse=True),

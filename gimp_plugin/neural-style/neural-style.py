@@ -194,7 +194,7 @@ class NeuralStyle(Gimp.PlugIn):
                            "Long edge of the computed image in pixels: 0 = the own size of what is "
                            "computed (the selection plus a margin, or the layer), full resolution; a "
                            "smaller size is much faster and the result is scaled up", 0, 8192, 0, flags)
-        p.add_double_argument("style-weight", "Style stren_gth (1 = normal)",
+        p.add_double_argument("style-weight", "Style strengt_h (1 = normal)",
                               "How strongly the style is imposed relative to the layer's content",
                               0.0, 1000.0, 1.0, flags)
         p.add_boolean_argument("preview", "Live _preview",
@@ -202,14 +202,14 @@ class NeuralStyle(Gimp.PlugIn):
         p.add_boolean_argument("mask-to-selection", "_Mask the result to the selection",
                                "Give the new layer a mask from the selection (feathering kept)",
                                True, flags)
-        p.add_int_argument("steps", "Ste_ps (0 = from quality)", "Optimisation steps at the final size "
+        p.add_int_argument("steps", "Steps (0 = fr_om quality)", "Optimisation steps at the final size "
                            "(0 = what the quality preset says)", 0, 5000, 0, flags)
         # the dialog's own choices, outside the PDB signature (after every argument)
         style_from = Gimp.Choice.new()
         KEEP.append(style_from)
         style_from.add("file", 0, "An image file", "The style is an image file (Style file)")
         style_from.add("layer", 1, "A layer of an open image", "The style is a layer of any open image")
-        p.add_choice_aux_argument("style-from", "_Style from", "Where the style comes from: a file or a "
+        p.add_choice_aux_argument("style-from", "Style f_rom", "Where the style comes from: a file or a "
                                   "layer of an open image (the dialog's one Style choice)",
                                   style_from, "file", flags)
         detail = Gimp.Choice.new()
