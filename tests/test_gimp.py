@@ -426,3 +426,21 @@ def test_the_plugin_says_hours_the_daemons_estimate_and_when_the_result_is_scale
         "Neural style: working at 512 px, scaled up to 1920 px; about 4 min (estimated)"
     assert link.progress_text({"type": "accepted", "position": 0}, note) == \
         "Neural style: started (working at 512 px, scaled up to 1920 px)"
+
+
+def test_detail_auto_takes_the_size_that_fits_a_minute_and_scripts_keep_size():
+    """The dialog's Detail, from daemon_link alone: Auto takes the daemon's size that fits about a
+    minute (full resolution when all of it fits), Full is Size 0, Custom is Size as given, and with
+    no estimate (no daemon yet) Auto keeps Size; the estimate line reads hours as hours."""
+    sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
+    import daemon_link as link
+
+    slow = {"device": "cpu", "seconds": 11400.0, "size": 1052, "fit_size": 384, "fit_seconds": 58.0}
+    fast = {"device": "cuda", "seconds": 20.0, "size": 1052, "fit_size": 1052, "fit_seconds": 20.0}
+    assert link.detail_size("auto", 0, slow, 1052) == 384
+    assert link.detail_size("auto", 0, fast, 1052) == 0, "full resolution when it fits in a minute"
+    assert link.detail_size("full", 512, slow, 1052) == 0
+    assert link.detail_size("size", 512, slow, 1052) == 512
+    assert link.detail_size("auto", 512, None, 1052) == 512
+    assert link.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052 px on cpu."
+    assert "starts when you press OK" in link.estimate_text(None, 1052, 713)
