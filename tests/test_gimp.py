@@ -160,7 +160,8 @@ def run_batch(gimp_console: str, script: Path, env: dict) -> dict:
     """Run a batch script in gimp-console-3.0 (no UI) and return what it reported."""
     cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
     with open(script) as stdin:
-        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600, env=env)
+        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, errors="replace", timeout=600,
+                              env=env)
     return result_of(proc)
 
 
@@ -184,8 +185,8 @@ def test_selection_and_style_file_gives_a_masked_layer_that_one_undo_removes(tmp
     # the image's window, found by the title GIMP gives it ("... 64x43 – GIMP"); not the Welcome dialog
     cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / "undo_gui.sh"), gui,
                  str(script), str(ready), f" {WIDTH}x{HEIGHT} .+ GIMP$"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=gimp_env(tmp_path, daemon),
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=600,
+                          env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL)
     print(proc.stderr[-2000:])
     r = result_of(proc)
     assert r["registered"], "GIMP did not register plug-in-neural-style"

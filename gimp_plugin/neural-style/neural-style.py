@@ -41,9 +41,15 @@ import request  # noqa: E402
 from daemon_link import UserError  # noqa: E402
 
 PROC = "plug-in-neural-style"
-# GIMP 3.0.4's libgimp keeps no reference of its own to an aux argument's Gimp.Choice: the plug-in
-# segfaults at run time once Python frees it. The choices live here for the process's life.
-KEEP = []
+
+
+def keep(choice):
+    """GIMP 3.0.4's libgimp frees an argument's Gimp.Choice with the procedure without holding a
+    reference of its own: freed by Python first, the plug-in segfaults when run; freed by both at exit,
+    it segfaults there. One extra reference that nothing drops: the choice lives as long as the process."""
+    import ctypes
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(choice))
+    return choice
 
 COLOR_CHOICES = (
     ("full", "Full colour", "The style's colours (Gatys et al. 2016)"),
@@ -178,14 +184,12 @@ class NeuralStyle(Gimp.PlugIn):
         p.add_file_argument("scale-fine-file", "Fine-scale style fil_e",
                             "Scale mixing: the fine-texture style as a file",
                             Gimp.FileChooserAction.OPEN, True, None, flags)
-        color = Gimp.Choice.new()
-        KEEP.append(color)
+        color = keep(Gimp.Choice.new())
         for i, (nick, label, help_) in enumerate(COLOR_CHOICES):
             color.add(nick, i, label, help_)
         p.add_choice_argument("color", "Colo_ur", "Colour control: full, luminance or histogram",
                               color, "full", flags)
-        quality = Gimp.Choice.new()
-        KEEP.append(quality)
+        quality = keep(Gimp.Choice.new())
         for i, (nick, label, help_) in enumerate(QUALITY_CHOICES):
             quality.add(nick, i, label, help_)
         p.add_choice_argument("quality", "_Quality", "Preview (fast), standard or high",
@@ -205,15 +209,13 @@ class NeuralStyle(Gimp.PlugIn):
         p.add_int_argument("steps", "Steps (0 = fr_om quality)", "Optimisation steps at the final size "
                            "(0 = what the quality preset says)", 0, 5000, 0, flags)
         # the dialog's own choices, outside the PDB signature (after every argument)
-        style_from = Gimp.Choice.new()
-        KEEP.append(style_from)
+        style_from = keep(Gimp.Choice.new())
         style_from.add("file", 0, "An image file", "The style is an image file (Style file)")
         style_from.add("layer", 1, "A layer of an open image", "The style is a layer of any open image")
         p.add_choice_aux_argument("style-from", "Style f_rom", "Where the style comes from: a file or a "
                                   "layer of an open image (the dialog's one Style choice)",
                                   style_from, "file", flags)
-        detail = Gimp.Choice.new()
-        KEEP.append(detail)
+        detail = keep(Gimp.Choice.new())
         for i, (nick, label, help_) in enumerate(daemon_link.DETAIL_CHOICES):
             detail.add(nick, i, label, help_)
         p.add_choice_aux_argument("detail", "_Detail", "How much detail to compute (scripts use Size)",
