@@ -134,6 +134,7 @@ def estimate_line(dialog, config, note, box, estimate, Gtk):
     size.set_no_show_all(True)
     if isinstance(note, Gtk.Label):
         note.set_line_wrap(True)
+        note.set_max_width_chars(60)     # wraps instead of widening the dialog
         note.set_xalign(0.0)
     known = {"daemon": estimate is not None and box is not None}
 
