@@ -401,6 +401,15 @@ class DaemonClient:
     def status(self) -> dict:
         return _fields(self._request("status", {}))
 
+    def estimate(self, width: int, height: int, options: Optional[Dict[str, Any]] = None,
+                 target_s: float = 60.0) -> dict:
+        """How long a job on content of ``width``×``height`` with ``options`` would take on the
+        daemon's device, from its measured speed: {"device", "seconds" (None until measured),
+        "size" (the long edge computed), "fit_size" (the largest long edge that takes about
+        ``target_s`` or less), "fit_seconds", "target_s"}. Nothing is queued."""
+        return _fields(self._request("estimate", {"width": int(width), "height": int(height),
+                                                  "options": dict(options or {}), "target_s": float(target_s)}))
+
     def stop(self) -> dict:
         """Stop the daemon (running jobs end with their current image)."""
         return _fields(self._request("stop", {}))

@@ -24,9 +24,9 @@ from typing import Any, Dict, List, Optional, Sequence
 PROTOCOL_VERSION = 1
 
 # Who may send what. Types that appear in both sets are a request and its reply.
-CLIENT_TYPES = ("hello", "submit", "cancel", "heartbeat", "status", "stop")
+CLIENT_TYPES = ("hello", "submit", "cancel", "heartbeat", "status", "stop", "estimate")
 DAEMON_TYPES = ("hello", "accepted", "progress", "preview", "result", "error",
-                "cancel", "heartbeat", "status", "stop")
+                "cancel", "heartbeat", "status", "stop", "estimate")
 
 # Stable error codes. Protocol-level codes come from ``decode``; the others from the daemon or client.
 ERROR_CODES = {
@@ -434,6 +434,28 @@ def _check_hello_reply(f: dict, ref: _Refs, limits: Limits) -> None:
     _opt(f, "speed", lambda x: isinstance(x, dict) and _is_num(x.get("s_per_step_per_mp")), "an object with a rate")
 
 
+def _check_estimate_request(f: dict, ref: _Refs, limits: Limits) -> None:
+    """How long would a job take here? The content's size, the submit's options, and the time the
+    caller hopes for (``target_s``, default 60 s: the largest size that fits is in the reply)."""
+    _need(f, "width", lambda x: _is_int(x) and 1 <= x <= 1 << 20, "a width in pixels")
+    _need(f, "height", lambda x: _is_int(x) and 1 <= x <= 1 << 20, "a height in pixels")
+    _opt(f, "options", lambda x: isinstance(x, dict) and all(_option_value(v) for v in x.values()),
+         "an object of option values", {})
+    _opt(f, "target_s", lambda x: _is_num(x) and 1 <= x <= 1e6, "seconds between 1 and 1e6", 60.0)
+
+
+def _check_estimate_reply(f: dict, ref: _Refs, limits: Limits) -> None:
+    """``seconds`` for the job as asked (null before the daemon measured its speed), ``size`` the long
+    edge it would compute, ``fit_size`` the largest long edge (at most the content's) that takes
+    about ``target_s`` or less (null when unknown; the smallest workable one when none fits)."""
+    _need(f, "device", _short_str(200), "a device name")
+    _opt(f, "seconds", lambda x: _is_num(x) and x >= 0, "seconds >= 0")
+    _opt(f, "size", lambda x: _is_int(x) and x >= 0, "a long edge in pixels")
+    _opt(f, "fit_size", lambda x: _is_int(x) and x >= 0, "a long edge in pixels")
+    _opt(f, "fit_seconds", lambda x: _is_num(x) and x >= 0, "seconds >= 0")
+    _opt(f, "target_s", _is_num, "seconds")
+
+
 def _check_accepted(f: dict, ref: _Refs, limits: Limits) -> None:
     _check_job(f, ref, limits)
     _need(f, "position", lambda x: _is_int(x) and x >= 0, "a whole number >= 0")
@@ -480,6 +502,7 @@ _CLIENT_CHECKS = {
     "hello": _check_hello_request,
     "submit": _check_submit,
     "cancel": _check_job,
+    "estimate": _check_estimate_request,
 }
 _DAEMON_CHECKS = {
     "hello": _check_hello_reply,
@@ -490,6 +513,7 @@ _DAEMON_CHECKS = {
     "error": _check_error,
     "cancel": _check_cancel_reply,
     "heartbeat": _check_heartbeat_reply,
+    "estimate": _check_estimate_reply,
 }
 
 

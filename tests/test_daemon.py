@@ -727,3 +727,23 @@ def test_a_job_estimate_counts_every_level_and_hours_read_as_hours():
                                                                           "seconds": 1.0}]})
     assert speed.get("cpu").samples == 2                                 # a cancelled job ran fewer steps
     assert duration(18373) == "5 h 06 min" and duration(200) == "3 min 20 s" and duration(40) == "40 s"
+
+
+def test_estimate_says_before_a_submit_how_long_a_job_takes_and_what_size_fits_a_minute(daemon):
+    """The plug-in's dialog asks before the run: ``estimate`` answers from the measured speed, queues
+    nothing, grows with the size, and names the largest long edge that fits the time asked for."""
+    with DaemonClient(daemon, timeout=30) as c:
+        wait_for(lambda: c.hello().get("speed"), timeout=120)
+        small = c.estimate(200, 150, {"quality": "standard", "size": 100})
+        big = c.estimate(2000, 1500, {"quality": "standard", "size": 0})
+        assert small["device"] == "cpu" and small["size"] == 100 and big["size"] == 2000
+        assert 0 < small["seconds"] < big["seconds"], (small, big)
+        mid = c.estimate(2000, 1500, {"quality": "preview", "size": 500})["seconds"]
+        fit = c.estimate(2000, 1500, {"quality": "preview"}, target_s=mid)
+        assert 400 <= fit["fit_size"] <= 500 and fit["fit_seconds"] <= mid, (mid, fit)
+        tight = c.estimate(2000, 1500, {"quality": "standard"}, target_s=big["seconds"] + 1)
+        assert tight["fit_size"] == 2000, "the whole image when it fits the time asked for"
+        with pytest.raises(DaemonError) as e:
+            c.estimate(200, 150, {"quality": "no such preset"})
+        assert e.value.code == "bad_input"
+        assert not c.status().get("jobs", {}).get("waiting"), "an estimate queues nothing"

@@ -53,6 +53,8 @@ def missing(reason: str):
                 f"NEURAL_STYLE_GIMP_PREFIX to its bin/chroot-run) to run the real-GIMP proof")
 
 
+DAEMON_LOG = {}          # the module's daemon's log: what it computed, at which size
+
 CACHED_CHROOT_RUNNER = Path("/var/cache/neural-style-ci/bin/chroot-run")   # .ci/gimp3-chroot.sh's default
 
 
@@ -114,6 +116,7 @@ def daemon(tmp_path_factory):
                 proc.kill()
                 pytest.fail(f"the daemon did not start: {log.read_text() if log.exists() else ''}")
             time.sleep(0.3)
+    DAEMON_LOG["path"] = log
     yield endpoint
     try:
         with DaemonClient(endpoint, timeout=5.0) as c:
@@ -157,7 +160,8 @@ def run_batch(gimp_console: str, script: Path, env: dict) -> dict:
     """Run a batch script in gimp-console-3.0 (no UI) and return what it reported."""
     cmd = prefix() + [gimp_console, "-idf", "--batch-interpreter=python-fu-eval", "-b", "-", "--quit"]
     with open(script) as stdin:
-        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=600, env=env)
+        proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, errors="replace", timeout=600,
+                              env=env)
     return result_of(proc)
 
 
@@ -181,8 +185,8 @@ def test_selection_and_style_file_gives_a_masked_layer_that_one_undo_removes(tmp
     # the image's window, found by the title GIMP gives it ("... 64x43 – GIMP"); not the Welcome dialog
     cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / "undo_gui.sh"), gui,
                  str(script), str(ready), f" {WIDTH}x{HEIGHT} .+ GIMP$"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=gimp_env(tmp_path, daemon),
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=600,
+                          env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL)
     print(proc.stderr[-2000:])
     r = result_of(proc)
     assert r["registered"], "GIMP did not register plug-in-neural-style"
@@ -198,6 +202,30 @@ def test_selection_and_style_file_gives_a_masked_layer_that_one_undo_removes(tmp
     # one undo step removes the result (and the preview layers left no undo steps of their own)
     assert r["after_undo_layers"] == [r["layers"][r["source_index"]]], r["after_undo_layers"]
     assert r["after_undo_selection_kept"], "more than one undo step was needed"
+
+
+def test_the_dialog_opens_in_two_tiers_and_escape_cancels(tmp_path, gimp_console, daemon):
+    """The dialog in GIMP's GUI (Xvfb): it opens over a photo with a selection, is photographed
+    (NEURAL_STYLE_DOCS_SHOTS=1 keeps the picture as docs/dialog.png), and Escape cancels the run
+    without touching the image."""
+    pre = prefix()
+    gui = gimp_console.replace("gimp-console", "gimp")
+    if not all(has(pre + ["sh", "-c", f"command -v {n}"]) for n in ("xvfb-run", "xdotool", gui)):
+        missing(f"{gui}, xvfb-run or xdotool is missing (this case shows the dialog in GIMP's GUI)")
+    shot = tmp_path / "dialog.png"
+    script = batch_script(tmp_path, "case_dialog.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
+                          height=HEIGHT, steps=STEPS)
+    cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / "dialog_gui.sh"), gui,
+                 str(script), str(shot)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=600,
+                          env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL)
+    print(proc.stderr[-3000:])
+    r = result_of(proc)
+    assert r["cancelled"], r["status"]
+    assert r["layers"] == ["Background"] or len(r["layers"]) == 1, "Escape leaves the image as it was"
+    assert shot.exists() and shot.stat().st_size > 10000, "the dialog was on screen"
+    if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
+        shutil.copy(shot, ROOT / "docs" / "dialog.png")
 
 
 def test_style_layer_of_another_image_in_luminance_mode_without_selection(tmp_path, gimp_console, daemon):
@@ -237,6 +265,27 @@ def test_region_channel_style_mask_outside_style_and_scale_mixing(tmp_path, gimp
     assert "brick" in r["layers"][0], "scale mixing shows in the name"
     assert not r["has_mask"], "with an outside style the whole layer is styled: no mask"
     assert r["diff_inside"] > 4 and r["diff_outside"] > 4, "both the region and the outside are stylized"
+
+
+def test_repeat_after_a_run_computes_only_the_selection_and_stacks_results_on_top(tmp_path, gimp_console, daemon):
+    """Filters > Repeat after a run: GIMP passes the result's mask (or the result), and the plug-in
+    styles the photo again; only the selection's box plus a margin is computed, at full detail
+    (Size 128 is the long edge of that box, not of the 320-px layer), and each result lands on top."""
+    ellipse = (200, 100, 30, 24)                     # a small selection in a bigger layer
+    script = batch_script(tmp_path, "case_repeat.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
+                          height=HEIGHT, big_width=320, big_height=214, ellipse=ellipse, size=128, steps=STEPS)
+    r = run_batch(gimp_console, script, gimp_env(tmp_path, daemon))
+    assert all(run["ok"] for run in r["runs"]), r["runs"]
+    assert len(r["runs"]) == 3
+    # the ellipse's box (antialiasing may add a pixel) plus 32 px each side, inside the layer
+    bw, bh = r["first_size"]
+    assert 30 + 64 <= bw <= 30 + 64 + 2 and 24 + 64 <= bh <= 24 + 64 + 2, r["first_size"]
+    assert 200 - 33 <= r["first_offsets"][0] <= 200 - 32 and 100 - 33 <= r["first_offsets"][1] <= 100 - 32
+    assert r["first_has_mask"]
+    log = DAEMON_LOG["path"].read_text()
+    assert f"{bw}x{bh} -> {bw}x{bh}" in log, "the box is computed at full detail, not the layer at 128 px"
+    assert r["second_on_top"] and r["third_on_top"] and r["source_at_bottom"], r["after_third"]
+    assert r["sizes"][:3] == [[bw, bh]] * 3, "every run styles the photo's selection, never a result"
 
 
 def test_the_copy_install_py_puts_in_a_profile_works_on_its_own(tmp_path, gimp_console, daemon):
@@ -378,3 +427,21 @@ def test_the_plugin_says_hours_the_daemons_estimate_and_when_the_result_is_scale
         "Neural style: working at 512 px, scaled up to 1920 px; about 4 min (estimated)"
     assert link.progress_text({"type": "accepted", "position": 0}, note) == \
         "Neural style: started (working at 512 px, scaled up to 1920 px)"
+
+
+def test_detail_auto_takes_the_size_that_fits_a_minute_and_scripts_keep_size():
+    """The dialog's Detail, from daemon_link alone: Auto takes the daemon's size that fits about a
+    minute (full resolution when all of it fits), Full is Size 0, Custom is Size as given, and with
+    no estimate (no daemon yet) Auto keeps Size; the estimate line reads hours as hours."""
+    sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
+    import daemon_link as link
+
+    slow = {"device": "cpu", "seconds": 11400.0, "size": 1052, "fit_size": 384, "fit_seconds": 58.0}
+    fast = {"device": "cuda", "seconds": 20.0, "size": 1052, "fit_size": 1052, "fit_seconds": 20.0}
+    assert link.detail_size("auto", 0, slow, 1052) == 384
+    assert link.detail_size("auto", 0, fast, 1052) == 0, "full resolution when it fits in a minute"
+    assert link.detail_size("full", 512, slow, 1052) == 0
+    assert link.detail_size("size", 512, slow, 1052) == 512
+    assert link.detail_size("auto", 512, None, 1052) == 512
+    assert link.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052 px on cpu."
+    assert "starts when you press OK" in link.estimate_text(None, 1052, 713)

@@ -389,6 +389,43 @@ class Server:
         jobs = [j.id for j in self.queue.held_by(identity) if not j.dropped]
         self.reply(identity, "heartbeat", {"jobs": jobs, "pid": os.getpid()}, rid)
 
+    def on_estimate(self, identity, msg, rid) -> None:
+        """Seconds for a job of this size and these options on the daemon's device, before it is
+        submitted (``speed.Speed.estimate`` over the job's pyramid; tiles are not foreseen here), and the
+        largest long edge that takes about ``target_s`` or less (bisection: time grows with the size)."""
+        from ..engine.errors import BadInput
+        from ..engine.scale import pyramid_sizes
+        from .convert import options_from_dict
+        from .speed import job_work
+        f = msg.fields
+        h, w, device = f["height"], f["width"], str(self.device)
+
+        def seconds(long_edge: int):
+            o = options_from_dict({**f["options"], "size": long_edge}, (h, w))
+            sizes = pyramid_sizes(h, w, o.size, o.levels)
+            coarse = o.steps if o.coarse_steps is None else o.coarse_steps
+            mix = (sizes[-1], o.steps if o.mix_steps is None else o.mix_steps) if o.scale_mix else None
+            return self.worker.speed.estimate(device, job_work(sizes, [coarse] * (len(sizes) - 1) + [o.steps],
+                                                               lambda _s: False, mix))
+        try:
+            asked = options_from_dict(dict(f["options"]), (h, w)).size
+            full = max(h, w)
+            t = seconds(asked)
+            info = {"device": device, "seconds": None if t is None else round(t, 1), "size": asked,
+                    "target_s": f["target_s"]}
+            if t is not None:
+                lo, hi = min(64, full), full
+                if seconds(full) <= f["target_s"]:
+                    lo = full
+                while hi - lo > 8:
+                    mid = (lo + hi) // 2
+                    lo, hi = (mid, hi) if seconds(mid) <= f["target_s"] else (lo, mid)
+                info.update(fit_size=lo, fit_seconds=round(seconds(lo), 1))
+        except BadInput as e:
+            self.error(identity, "bad_input", str(e), re=rid)
+            return
+        self.reply(identity, "estimate", info, rid)
+
     def on_stop(self, identity, msg, rid) -> None:
         self.reply(identity, "stop", {"stopping": True}, rid)
         self.begin_stop("stop asked by a client")

@@ -109,12 +109,18 @@ def daemon_python(cfg):
     return "python3"
 
 
-def ensure_daemon(client, cfg):
-    """The endpoint of a daemon that answers, started (detached) when none does."""
+def configured_endpoint(client, cfg):
+    """The daemon's endpoint: the settings', else the client's default."""
     endpoint = cfg.get("endpoint")
     if not endpoint:
         default = getattr(client, "default_endpoint", None)
         endpoint = default() if callable(default) else DEFAULT_ENDPOINT
+    return endpoint
+
+
+def ensure_daemon(client, cfg):
+    """The endpoint of a daemon that answers, started (detached) when none does."""
+    endpoint = configured_endpoint(client, cfg)
     try:
         client.ensure_daemon(endpoint, daemon_python(cfg), timeout=float(cfg.get("start_timeout", 120.0)))
     except client.DaemonError as e:
@@ -122,6 +128,48 @@ def ensure_daemon(client, cfg):
                                        "the daemon at %s does not answer and could not be started (%s)"
                                        % (endpoint, e)))
     return endpoint
+
+
+# ---- the estimate before the run, and the detail it suggests -----------------------------------
+
+AUTO_TARGET_S = 60.0     # "Auto": the largest size that takes about a minute on this device
+
+DETAIL_CHOICES = (
+    ("auto", "Auto: about a minute on this device",
+     "The most detail that takes about a minute here (full resolution when that fits, e.g. on a GPU)"),
+    ("full", "Full resolution", "The layer's (or the selection's) own pixels: the best result, the slowest"),
+    ("size", "Custom size", "Size below: the long edge, in pixels, of what is computed"),
+)
+
+
+def estimate(client, endpoint, width, height, options, timeout=3.0, target_s=AUTO_TARGET_S):
+    """The daemon's estimate for a job of this size (``DaemonClient.estimate``), or None when no
+    daemon answers, it has not measured its speed yet, or it is too old to know the request."""
+    try:
+        with client.DaemonClient(endpoint=endpoint, timeout=timeout) as daemon:
+            info = daemon.estimate(width, height, options, target_s=target_s)
+    except Exception:  # noqa: BLE001 - no estimate is never an error
+        return None
+    return info if info.get("seconds") is not None else None
+
+
+def detail_size(detail, size, info, long_edge):
+    """The Size to send for the Detail choice: "full" -> 0, "size" -> Size as given, "auto" -> the
+    largest long edge that fits about a minute (0 when all of it fits; Size when nothing is known)."""
+    if detail == "full":
+        return 0
+    if detail == "auto" and info is not None and info.get("fit_size"):
+        fit = int(info["fit_size"])
+        return 0 if fit >= long_edge else fit
+    return int(size)
+
+
+def estimate_text(info, width, height):
+    """The dialog's line: "About 3 h 10 min at 1920×1280 on cpu (the daemon's measured speed)"."""
+    if info is None:
+        return "The time is estimated once the daemon runs (it starts when you press OK)."
+    size = int(info.get("size") or max(width, height))
+    return "About %s at %d px on %s." % (format_duration(info["seconds"], coarse=True), size, info.get("device", "?"))
 
 
 # ---- what the events say ----------------------------------------------------------------------
@@ -172,7 +220,7 @@ def queue_text(position, note=""):
     return "Neural style: started" + (" (%s)" % note if note else "")
 
 
-def estimate_text(seconds, note=""):
+def job_estimate_text(seconds, note=""):
     """The daemon's estimate of the whole job, before its first step: "Neural style: about 4 min (estimated)"."""
     return "Neural style: %sabout %s (estimated)" % (note + "; " if note else "", format_duration(seconds, coarse=True))
 
@@ -182,7 +230,7 @@ def progress_text(ev, note=""):
     if ev.get("type") == "accepted" or ev.get("position") is not None:
         return queue_text(ev.get("position") or 0, note)
     if ev.get("estimate_s") is not None:
-        return estimate_text(ev["estimate_s"], note)
+        return job_estimate_text(ev["estimate_s"], note)
     if ev.get("message"):
         return "Neural style: %s" % ev["message"]
     parts = ["mixing the styles"] if ev.get("stage") == "mix" else []

@@ -73,54 +73,135 @@ def new_layer_type(image):
     return Gimp.ImageType.RGBA_IMAGE
 
 
-def layer_above(image, source, name, pic):
-    """A new layer holding ``pic`` right above ``source``, scaled to its size, at its offsets."""
-    layer = Gimp.Layer.new(image, name, pic.width, pic.height, new_layer_type(image), 100.0,
-                           Gimp.LayerMode.NORMAL)
-    image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
-    write_rect(layer, pic.width, pic.height, RGBA, pic.data)
-    if (pic.width, pic.height) != (source.get_width(), source.get_height()):
-        layer.scale(source.get_width(), source.get_height(), False)
+# ---- which layer the artist means, and where results go -----------------------------------------
+
+SOURCE_PARASITE = "neural-style-source"      # on a result layer: the id of the layer it was made from
+LAST_SOURCE_PARASITE = "neural-style-last-source"   # on the image: the source of the last run
+
+
+def remember_source(item, source, persistent=True):
+    """Attach the source layer's id to ``item`` (a result layer, or the image), inside the undo group."""
+    flags = Gimp.PARASITE_UNDOABLE | (Gimp.PARASITE_PERSISTENT if persistent else 0)
+    item.attach_parasite(Gimp.Parasite.new(
+        SOURCE_PARASITE if isinstance(item, Gimp.Item) else LAST_SOURCE_PARASITE, flags,
+        str(source.get_id()).encode("ascii")))
+
+
+def remembered_source(image, item=None):
+    """The source layer named by ``item``'s parasite (a result layer of ours), or by the image's
+    (the last run's) when ``item`` is None; None when there is none, or it is gone or elsewhere."""
+    holder, name = (item, SOURCE_PARASITE) if item is not None else (image, LAST_SOURCE_PARASITE)
+    try:
+        parasite = holder.get_parasite(name)
+        if parasite is None:
+            return None
+        layer = Gimp.Item.get_by_id(int(bytes(parasite.get_data()).decode("ascii")))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if isinstance(layer, Gimp.Layer) and layer.is_valid() and layer.get_image() == image:
+        return layer
+    return None
+
+
+def is_result(layer):
+    return layer.get_parasite(SOURCE_PARASITE) is not None
+
+
+def result_position(image, source):
+    """Where a new result goes: above the topmost earlier result of ours beside the source (same
+    parent), else right above the source; a new result is on top of what the artist sees."""
+    parent = source.get_parent()
+    siblings = parent.get_children() if parent is not None else image.get_layers()
+    ours = [image.get_item_position(l) for l in siblings if is_result(l)]
+    return min(ours) if ours else image.get_item_position(source)
+
+
+def new_layer(image, source, name, box, visible=True):
+    """An empty layer over ``box`` (x, y, w, h in the source's coordinates), in place for a result."""
+    x, y, w, h = box
+    layer = Gimp.Layer.new(image, name, w, h, new_layer_type(image), 100.0, Gimp.LayerMode.NORMAL)
+    layer.set_visible(visible)
+    image.insert_layer(layer, source.get_parent(), result_position(image, source))
     _, ox, oy = source.get_offsets()
-    layer.set_offsets(ox, oy)
+    layer.set_offsets(ox + x, oy + y)
     return layer
 
 
-def add_result_layer(image, source, pic, name, mask_from, region_mask):
-    """The result right above the source, masked to the region: ``mask_from`` "selection" (GIMP's
-    own selection mask, feathering kept), "channel" (``region_mask``'s pixels) or None. Call it
-    inside the run's undo group (with a pushed context: scaling uses cubic interpolation)."""
+def add_result_layer(image, source, pic, name, box, mask_from, region_mask):
+    """The result over ``box`` (the computed part of the source), above earlier results, masked to
+    the region: ``mask_from`` "selection" (GIMP's own selection mask, feathering kept), "channel"
+    (``region_mask``'s pixels, over the box) or None. Call it inside the run's undo group (with a
+    pushed context: scaling uses cubic interpolation). The layer remembers its source (parasite)."""
     Gimp.context_set_interpolation(Gimp.InterpolationType.CUBIC)
-    layer = layer_above(image, source, name, pic)
+    x, y, w, h = box
+    layer = new_layer(image, source, name, (x, y, pic.width, pic.height))
+    write_rect(layer, pic.width, pic.height, RGBA, pic.data)
+    if (pic.width, pic.height) != (w, h):
+        layer.scale(w, h, False)
+        _, ox, oy = source.get_offsets()
+        layer.set_offsets(ox + x, oy + y)
+    remember_source(layer, source)
     if mask_from == "selection":
         layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
     elif mask_from == "channel":
         mask = layer.create_mask(Gimp.AddMaskType.WHITE)
         layer.add_mask(mask)
-        write_rect(mask, source.get_width(), source.get_height(), GRAY, region_mask.data)
+        write_rect(mask, w, h, GRAY, region_mask.data)
     image.set_selected_layers([layer])
     return layer
 
 
-class PreviewLayer:
-    """A temporary layer on the canvas showing the daemon's previews; undo is frozen while it exists
-    so it never appears in the undo history."""
+def scale_into(drawable, pic):
+    """Write ``pic`` into the whole of ``drawable``, scaled to its size by GEGL (no PDB call: GIMP's
+    status bar keeps the plug-in's progress text, and no layer is created)."""
+    Gegl = _gegl()
+    dst = drawable.get_buffer()
+    w, h = drawable.get_width(), drawable.get_height()
+    if (pic.width, pic.height) == (w, h):
+        dst.set(Gegl.Rectangle.new(0, 0, w, h), RGBA, pic.data)
+    else:
+        Gegl.init(None)          # the operations below need GEGL's own set-up in this process
+        src = Gegl.Buffer.new(RGBA, 0, 0, pic.width, pic.height)
+        src.set(Gegl.Rectangle.new(0, 0, pic.width, pic.height), RGBA, pic.data)
+        graph = Gegl.Node()
+        read = graph.create_child("gegl:buffer-source")
+        read.set_property("buffer", src)
+        scale = graph.create_child("gegl:scale-size")
+        scale.set_property("x", float(w))
+        scale.set_property("y", float(h))
+        scale.set_property("sampler", Gegl.SamplerType.NEAREST)   # no soft edges from the abyss
+        write = graph.create_child("gegl:write-buffer")
+        write.set_property("buffer", dst)
+        read.link(scale)
+        scale.link(write)
+        write.process()
+    dst.flush()
+    drawable.update(0, 0, w, h)
 
-    def __init__(self, image, source, mask_to_selection):
+
+class PreviewLayer:
+    """A temporary layer on the canvas showing the daemon's previews, created once at the result's
+    place and size and shown only once it holds a preview; undo is frozen while it exists so it never
+    appears in the undo history."""
+
+    def __init__(self, image, source, box, mask_to_selection):
         self.image = image
         self.source = source
+        self.box = box
         self.mask = mask_to_selection
         self.layer = None
         self.frozen = False
 
     def show(self, pic):
-        if not self.frozen:
-            self.image.undo_freeze()
-            self.frozen = True
-        self.remove_layer()
-        self.layer = layer_above(self.image, self.source, PREVIEW_NAME, pic)
-        if self.mask and not Gimp.Selection.is_empty(self.image):
-            self.layer.add_mask(self.layer.create_mask(Gimp.AddMaskType.SELECTION))
+        if self.layer is None or not self.layer.is_valid():
+            if not self.frozen:
+                self.image.undo_freeze()
+                self.frozen = True
+            self.layer = new_layer(self.image, self.source, PREVIEW_NAME, self.box, visible=False)
+            if self.mask and not Gimp.Selection.is_empty(self.image):
+                self.layer.add_mask(self.layer.create_mask(Gimp.AddMaskType.SELECTION))
+        scale_into(self.layer, pic)
+        self.layer.set_visible(True)
         Gimp.displays_flush()
 
     def remove_layer(self):

@@ -42,6 +42,15 @@ from daemon_link import UserError  # noqa: E402
 
 PROC = "plug-in-neural-style"
 
+
+def keep(choice):
+    """GIMP 3.0.4's libgimp frees an argument's Gimp.Choice with the procedure without holding a
+    reference of its own: freed by Python first, the plug-in segfaults when run; freed by both at exit,
+    it segfaults there. One extra reference that nothing drops: the choice lives as long as the process."""
+    import ctypes
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(choice))
+    return choice
+
 COLOR_CHOICES = (
     ("full", "Full colour", "The style's colours (Gatys et al. 2016)"),
     ("luminance", "Luminance only", "Only the style's luminance; the colours stay the layer's"),
@@ -59,27 +68,44 @@ def fail(procedure, status, message):
 
 
 def run(procedure, run_mode, image, drawables, config, run_data):
-    source, problem = request.the_one_layer(drawables)
+    source, problem = request.the_one_layer(drawables, image)
     if problem:
         return fail(procedure, Gimp.PDBStatusType.CALLING_ERROR, problem)
 
     # From GIMP's menus (the dialog, or Filters > Repeat with the last values) there is a screen:
     # show the Stop window. Scripts (NONINTERACTIVE) never touch GTK.
+    # Scripts (NONINTERACTIVE) keep every argument's meaning: Size alone says the detail, a style
+    # layer wins over a style file. From GIMP's menus the aux choices Detail and Style say it.
     interactive = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
-    if interactive:
-        dialog.init(PROC)
-    if run_mode == Gimp.RunMode.INTERACTIVE and not dialog.ask(procedure, config, source):
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-
     try:
         settings = daemon_link.load_settings()
         client = daemon_link.import_client(settings)
+    except UserError as e:
+        return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, str(e))
+    if interactive:
+        dialog.init(PROC)
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        box = request.dialog_box(image, source)
+        endpoint = daemon_link.configured_endpoint(client, settings)
+
+        def estimate(options):
+            return daemon_link.estimate(client, endpoint, box[0], box[1], options)
+        if not dialog.ask(procedure, config, source, box, estimate):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+
+    try:
         Gimp.progress_init("Neural style: reading the layers")
-        submission, plan = request.read(client, image, source, config)
+        submission, plan = request.read(client, image, source, config,
+                                        config.get_property("style-from") if interactive else None)
 
         # The long wait happens before the undo group: GIMP's Cancel kills the plug-in outright.
         Gimp.progress_init("Neural style: connecting to the daemon")
         endpoint = daemon_link.ensure_daemon(client, settings)
+        if interactive and config.get_property("detail") != "size":
+            c = submission.content
+            info = daemon_link.estimate(client, endpoint, c.width, c.height, dict(submission.options, size=0))
+            request.use_size(submission, plan, daemon_link.detail_size(
+                config.get_property("detail"), config.get_property("size"), info, max(c.width, c.height)))
         with dialog.Feedback(image, source, plan, submission.preview, interactive) as feedback:
             Gimp.progress_set_text("Neural style: sending the images" + (" (%s)" % plan.size_note
                                                                          if plan.size_note else ""))
@@ -91,8 +117,9 @@ def run(procedure, run_mode, image, drawables, config, run_data):
         Gimp.context_push()
         image.undo_group_start()
         try:
-            gimp_io.add_result_layer(image, source, pic, plan.layer_name(stopped), plan.mask_from,
-                                     plan.region_mask)
+            gimp_io.add_result_layer(image, source, pic, plan.layer_name(stopped), plan.box,
+                                     plan.mask_from, plan.region_mask)
+            gimp_io.remember_source(image, source, persistent=False)   # for Repeat with a channel active
         finally:
             image.undo_group_end()
             Gimp.context_pop()
@@ -148,7 +175,7 @@ class NeuralStyle(Gimp.PlugIn):
         p.add_file_argument("outside-style-file", "Outside style f_ile",
                             "A second style file for the area outside the selection",
                             Gimp.FileChooserAction.OPEN, True, None, flags)
-        p.add_channel_argument("region-channel", "Re_gion channel",
+        p.add_channel_argument("region-channel", "Re_gion (a saved selection)",
                                "A saved selection (channel) to use instead of the current selection",
                                True, flags)
         p.add_layer_argument("scale-fine-layer", "Fi_ne-scale style layer",
@@ -157,20 +184,21 @@ class NeuralStyle(Gimp.PlugIn):
         p.add_file_argument("scale-fine-file", "Fine-scale style fil_e",
                             "Scale mixing: the fine-texture style as a file",
                             Gimp.FileChooserAction.OPEN, True, None, flags)
-        color = Gimp.Choice.new()
+        color = keep(Gimp.Choice.new())
         for i, (nick, label, help_) in enumerate(COLOR_CHOICES):
             color.add(nick, i, label, help_)
         p.add_choice_argument("color", "Colo_ur", "Colour control: full, luminance or histogram",
                               color, "full", flags)
-        quality = Gimp.Choice.new()
+        quality = keep(Gimp.Choice.new())
         for i, (nick, label, help_) in enumerate(QUALITY_CHOICES):
             quality.add(nick, i, label, help_)
         p.add_choice_argument("quality", "_Quality", "Preview (fast), standard or high",
                               quality, "standard", flags)
-        p.add_int_argument("size", "Si_ze", "Long edge of the computed image in pixels: 0 = the "
-                           "layer's own size (full resolution); a smaller size is much faster and the "
-                           "result is scaled up to the layer", 0, 8192, 0, flags)
-        p.add_double_argument("style-weight", "Style _weight",
+        p.add_int_argument("size", "Si_ze (long edge in px, 0 = full)",
+                           "Long edge of the computed image in pixels: 0 = the own size of what is "
+                           "computed (the selection plus a margin, or the layer), full resolution; a "
+                           "smaller size is much faster and the result is scaled up", 0, 8192, 0, flags)
+        p.add_double_argument("style-weight", "Style strengt_h (1 = normal)",
                               "How strongly the style is imposed relative to the layer's content",
                               0.0, 1000.0, 1.0, flags)
         p.add_boolean_argument("preview", "Live _preview",
@@ -178,8 +206,20 @@ class NeuralStyle(Gimp.PlugIn):
         p.add_boolean_argument("mask-to-selection", "_Mask the result to the selection",
                                "Give the new layer a mask from the selection (feathering kept)",
                                True, flags)
-        p.add_int_argument("steps", "Num_ber of steps", "Optimisation steps at the final size "
+        p.add_int_argument("steps", "Steps (0 = fr_om quality)", "Optimisation steps at the final size "
                            "(0 = what the quality preset says)", 0, 5000, 0, flags)
+        # the dialog's own choices, outside the PDB signature (after every argument)
+        style_from = keep(Gimp.Choice.new())
+        style_from.add("file", 0, "An image file", "The style is an image file (Style file)")
+        style_from.add("layer", 1, "A layer of an open image", "The style is a layer of any open image")
+        p.add_choice_aux_argument("style-from", "Style f_rom", "Where the style comes from: a file or a "
+                                  "layer of an open image (the dialog's one Style choice)",
+                                  style_from, "file", flags)
+        detail = keep(Gimp.Choice.new())
+        for i, (nick, label, help_) in enumerate(daemon_link.DETAIL_CHOICES):
+            detail.add(nick, i, label, help_)
+        p.add_choice_aux_argument("detail", "_Detail", "How much detail to compute (scripts use Size)",
+                                  detail, "auto", flags)
         return p
 
 

@@ -23,29 +23,104 @@ from daemon_link import Submission, UserError, size_note  # noqa: E402
 @dataclass
 class ResultPlan:
     """What the plug-in shows: the result layer's name and mask, the live preview's mask."""
-    name: str                             # "Neural style: <style> (<settings>)"
+    style: str                            # the style's name ("starry_night + brick" with scale mixing)
+    settings: str                         # "full, standard, style weight 3"
     mask_from: Optional[str] = None       # the result's mask: "selection", "channel" or None
-    region_mask: object = None            # MaskData of the region channel, when mask_from == "channel"
+    region_mask: object = None            # MaskData of the region channel over ``box``, when mask_from == "channel"
+    box: tuple = (0, 0, 0, 0)             # what is computed: x, y, w, h in the source layer's coordinates
     preview_masked: bool = False          # mask the live preview to the selection
     size_note: str = ""                   # "working at 512 px, scaled up to 1920 px" (daemon_link.size_note)
+
+    size: int = 0                         # the working size sent (0 = the computed part's own)
+
+    @property
+    def name(self):
+        """ "Neural style: <style> (<settings>, <size> px)" """
+        settings = self.settings + (", %d px" % self.size if self.size else "")
+        return "Neural style: %s (%s)" % (self.style, settings)
 
     def layer_name(self, stopped):
         return self.name + (" [stopped]" if stopped else "")
 
 
+def use_size(submission, plan, size):
+    """Send ``size`` as the working size (the Detail the artist chose, resolved after the dialog)."""
+    submission.options["size"] = plan.size = working_size(size, submission.content)
+    plan.size_note = size_note(plan.size, submission.content.width, submission.content.height)
+
+
 # ---- the source layer -------------------------------------------------------------------------
 
-def the_one_layer(drawables):
-    """(layer, None), or (None, why not) when the procedure was not given one normal layer."""
+def the_one_layer(drawables, image=None):
+    """(layer, None), or (None, why not) when the procedure was not given one normal layer.
+
+    What GIMP passes after a run is seldom the photo: Filters > Repeat and Re-Show pass what is
+    active, often the last result's mask, or the result itself. So a layer mask means the layer
+    that owns it, a result of ours means the layer it was made from (its parasite), and another
+    channel means the last run's source (the image's parasite), when that layer is still there."""
     if len(drawables) != 1:
         return None, "Neural Style Transfer works on one layer: select exactly one layer."
     source = drawables[0]
-    if not isinstance(source, Gimp.Layer) or isinstance(source, Gimp.LayerMask):
+    if isinstance(source, Gimp.LayerMask):
+        source = Gimp.Layer.from_mask(source)
+    elif not isinstance(source, Gimp.Layer) and image is not None:
+        source = gimp_io.remembered_source(image) or source
+    if isinstance(source, Gimp.Layer) and image is not None:
+        source = gimp_io.remembered_source(image, source) or source
+    if not isinstance(source, Gimp.Layer):
         return None, "Neural Style Transfer works on a layer: select a layer, not a mask or channel."
     if source.is_group():
         return None, ("'%s' is a layer group, which has no pixels of its own: select a normal layer "
                       "(or merge the group first)." % source.get_name())
     return source, None
+
+
+# ---- what is computed -------------------------------------------------------------------------
+
+MARGIN_SHARE = 0.10       # context around the selection's box: 10 % of its size...
+MARGIN_MIN = 32           # ...and at least this many pixels (feathering, and the network's receptive field)
+
+
+def mask_box(mask):
+    """The bounding box (x, y, w, h) of a MaskData's non-zero pixels; None when it has none."""
+    w = mask.width
+    rows = [y for y in range(mask.height) if mask.data[y * w:(y + 1) * w].strip(b"\0")]
+    if not rows:
+        return None
+    x0, x1 = w, 0
+    for y in rows:
+        row = mask.data[y * w:(y + 1) * w]
+        x0 = min(x0, w - len(row.lstrip(b"\0")))
+        x1 = max(x1, len(row.rstrip(b"\0")))
+    return x0, rows[0], x1 - x0, rows[-1] + 1 - rows[0]
+
+
+def compute_box(mask, width, height):
+    """What the daemon computes, in the layer's coordinates: the region's bounding box plus a margin
+    (``MARGIN_SHARE`` of the box, at least ``MARGIN_MIN`` px), clipped to the layer; the whole layer
+    without a region."""
+    box = mask_box(mask) if mask is not None else None
+    if box is None:
+        return 0, 0, width, height
+    x, y, w, h = box
+    mx, my = max(MARGIN_MIN, int(w * MARGIN_SHARE)), max(MARGIN_MIN, int(h * MARGIN_SHARE))
+    x0, y0 = max(0, x - mx), max(0, y - my)
+    x1, y1 = min(width, x + w + mx), min(height, y + h + my)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def working_size(size, content):
+    """The long edge the daemon computes: Size, or 0 (the part's own size) when Size is 0 or at
+    least the part's long edge: a small selection is never computed above its own detail."""
+    return 0 if not size or size >= max(content.width, content.height) else size
+
+
+def crop_mask(client, mask, box):
+    x, y, w, h = box
+    if (x, y, w, h) == (0, 0, mask.width, mask.height):
+        return mask
+    rows = (mask.data[(y + j) * mask.width + x:(y + j) * mask.width + x + w] for j in range(h))
+    return client.MaskData(w, h, b"".join(rows))
 
 
 # ---- styles -----------------------------------------------------------------------------------
@@ -78,11 +153,12 @@ def style_file_image(client, gfile):
     return pic
 
 
-def pick_style(client, config, layer_arg, file_arg):
+def pick_style(client, config, layer_arg, file_arg, prefer=None):
     """(ImageData, name, layer) for a style given as a layer of any open image or a file; None when
-    neither is set. A layer wins over a file when both are set."""
-    layer = config.get_property(layer_arg)
-    gfile = config.get_property(file_arg)
+    neither is set. A layer wins over a file when both are set, unless ``prefer`` is "file" (the
+    dialog's one Style choice says which of the two the artist meant)."""
+    layer = config.get_property(layer_arg) if prefer != "file" else None
+    gfile = config.get_property(file_arg) if prefer != "layer" else None
     if gimp_io.item_ok(layer):
         if layer.is_group():
             raise UserError("The style layer '%s' is a layer group: pick a normal layer." % layer.get_name())
@@ -135,30 +211,51 @@ def region(client, image, source, config):
 # ---- the whole request ------------------------------------------------------------------------
 
 def settings_label(config):
-    """The settings part of the result layer's name: "full, standard, 512 px, style weight 3"."""
+    """The settings part of the result layer's name: "full, standard, style weight 3"."""
     bits = [config.get_property("color"), config.get_property("quality")]
-    size = int(config.get_property("size"))
-    if size:
-        bits.append("%d px" % size)
     sw = float(config.get_property("style-weight"))
     if sw != 1.0:
         bits.append("style weight %g" % sw)
     return ", ".join(bits)
 
 
-def read(client, image, source, config):
-    """Read the layer, the styles and the region: (Submission, ResultPlan)."""
-    content = gimp_io.layer_image(client, source)
-    main = pick_style(client, config, "style-layer", "style-file")
+def dialog_box(image, source):
+    """Width and height of what will be computed, for the dialog's estimate: the selection's bounds
+    on the layer plus the margin (``compute_box`` reads the exact region when the run starts)."""
+    w, h = source.get_width(), source.get_height()
+    _ok, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
+    if not non_empty:
+        return w, h
+    _, ox, oy = source.get_offsets()
+    x0, y0 = max(0, x1 - ox), max(0, y1 - oy)
+    x1, y1 = min(w, x2 - ox), min(h, y2 - oy)
+    if x1 <= x0 or y1 <= y0:
+        return w, h
+    bw, bh = x1 - x0, y1 - y0
+    mx, my = max(MARGIN_MIN, int(bw * MARGIN_SHARE)), max(MARGIN_MIN, int(bh * MARGIN_SHARE))
+    return min(w, bw + 2 * mx), min(h, bh + 2 * my)
+
+
+def read(client, image, source, config, style_from=None):
+    """Read the styles, the region and the part of the layer to compute: (Submission, ResultPlan).
+    Only the region's bounding box plus a margin is sent (all of the layer with no region, or with an
+    outside style, which paints the rest of the layer too); Size is the long edge of that part."""
+    main = pick_style(client, config, "style-layer", "style-file", style_from)
     if main is None:
         raise UserError("Choose a style: a style layer (from any open image) or a style file.")
     style, style_name, style_layer = main
     styles = [style]
     part_of_style = style_mask(client, config, style, style_layer)
     region_mask, region_from = region(client, image, source, config)
+    outside = pick_style(client, config, "outside-style-layer", "outside-style-file")
+
+    lw, lh = source.get_width(), source.get_height()
+    box = compute_box(region_mask if outside is None else None, lw, lh)
+    content = client.ImageData(box[2], box[3], gimp_io.read_rect(source, *box, gimp_io.RGBA))
+    if region_mask is not None:
+        region_mask = crop_mask(client, region_mask, box)
 
     regions = []
-    outside = pick_style(client, config, "outside-style-layer", "outside-style-file")
     if region_mask is not None:
         regions.append({"content_mask": region_mask, "style": 0, "style_mask": part_of_style, "invert": False})
         if outside is not None:
@@ -173,7 +270,7 @@ def read(client, image, source, config):
     options = {
         "quality": config.get_property("quality"),
         "color": config.get_property("color"),
-        "size": int(config.get_property("size")),
+        "size": working_size(int(config.get_property("size")), content),
         "style_weight": float(config.get_property("style-weight")),
     }
     steps = int(config.get_property("steps"))
@@ -189,8 +286,8 @@ def read(client, image, source, config):
     styled_outside = outside is not None and region_mask is not None
     submission = Submission(content=content, styles=styles, regions=regions, options=options,
                             preview=bool(config.get_property("preview")))
-    plan = ResultPlan(name="Neural style: %s (%s)" % (style_name, settings_label(config)),
+    plan = ResultPlan(style=style_name, settings=settings_label(config), size=options["size"],
                       mask_from=region_from if masked and not styled_outside else None,
-                      region_mask=region_mask, preview_masked=masked,
+                      region_mask=region_mask, preview_masked=masked, box=box,
                       size_note=size_note(options["size"], content.width, content.height))
     return submission, plan
