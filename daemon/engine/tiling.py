@@ -21,7 +21,9 @@ added into one image-sized gradient: Σ_tiles ∂S_tile/∂x = ∂S/∂x, so it 
 
 Memory: a tile's backward needs about ``activation_bytes_per_pixel`` of its input window, whatever the
 image's size; what stays image-sized (the image, its gradient, the optimiser's history, the content
-target, the guides) is ``image_bytes_per_pixel``. ``plan`` picks the largest tile that fits a budget.
+target, the guides) is ``image_bytes_per_pixel``. ``plan`` picks the largest tile that fits a budget;
+where the image-sized state itself leaves no room for useful tiles, it keeps the L-BFGS history and the
+content target in bf16 (``COMPACT``) and then shortens the history, and says so (``Plan.note``).
 """
 from __future__ import annotations
 
