@@ -157,16 +157,17 @@ def plan(h: int, w: int, options: TransferOptions, device: torch.device, budget:
 
 def _tiles(size, options: TransferOptions, device: torch.device, avail: Optional[int], regions: int) -> Optional[str]:
     """Where the level fits ``avail`` in exact tiles, what they are (for the progress text); else None.
-    On a GPU a plan that must shorten the L-BFGS history is declined (a smaller size, then the CPU,
-    serve the artist better); on the CPU, where nothing is lowered, it is taken and said."""
+    Tiles under MIN_TILE are declined, and on a GPU a plan that must shorten the L-BFGS history (a
+    smaller size, then the CPU, serve the artist better); on the CPU, where nothing is lowered, a
+    shortened history is taken and said."""
     if avail is None:
         return None
     try:
         p = tiling.plan(size, CONTENT_LAYERS + STYLE_LAYERS, options, device, avail, regions)
     except BadInput:
         return None
-    if device.type != "cpu" and (p.history is not None or (p.tiled and p.core < MIN_TILE)):
-        return None   # a shorter L-BFGS memory or tiny tiles: a smaller size serves the artist better
+    if (p.tiled and p.core < MIN_TILE) or (device.type != "cpu" and p.history is not None):
+        return None   # tiny tiles, or on a GPU a shorter L-BFGS memory: a smaller size serves the artist better
     if not p.tiled:
         return f"the whole image ({p.note})" if p.note else ""   # fits after all (style targets tiled)
     return f"{len(p.tiles)} tiles of {p.core} px (the same result, slower per pixel)" + (f"; {p.note}" if p.note else "")
