@@ -493,7 +493,7 @@ def test_the_memory_plan_tiles_then_lowers_the_size_on_a_gpu_then_moves_to_the_c
     assert p.device == gpu and p.size == 1000 and "tiles of" in p.message
     big = TransferOptions(size=1000, lbfgs_history=1000)                  # image-sized state leaves no room
     need_big = estimate_bytes(1000, 1000, big, gpu)                      # for tiles: the size is lowered
-    p = plan(1000, 1000, big, gpu, free=free(int(need_big * 0.6), 0))
+    p = plan(1000, 1000, big, gpu, free=free(int(need_big * 0.3), 0))   # under even the bf16 history
     assert p.device == gpu and 500 <= p.size < 1000 and "scaling the result up" in p.message
     p = plan(1000, 1000, opts, gpu, free=free(100 << 20, need_cpu))      # no room on the GPU at all
     assert p.device == cpu and p.size == 1000

@@ -22,10 +22,18 @@ and no line search, like ``torch.optim.LBFGS`` as the authors use it, with three
   remembered pair (~200 at history 20), which is what a GPU step at 256–512 px is bound by. The
   history lives in one preallocated ring buffer, so the step's shapes never change.
 One call of ``step`` evaluates the loss once (at the current image) and then moves the image.
+
+Compact storage (``storage=torch.bfloat16``, chosen by ``tiling.plan`` only when a memory budget needs
+it): the history is kept in bf16 (half the bytes; the maths stays fp32, the k×k algebra fp64) and the
+step works in place, so besides the image, its gradient and the history only the previous gradient
+and the new direction are image-sized: the gradient is not copied (the closure gives a fresh one each
+time), y = g − g_prev is written straight into its history row, and the step s into the row of the
+next pair, where the next call finds it. The products with the history are taken in chunks of
+``CHUNK`` columns, so no image-sized fp32 copy of it is ever made.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -33,15 +41,31 @@ from .errors import BadInput
 from .options import OPTIMIZERS
 
 Closure = Callable[[], torch.Tensor]  # computes the loss, fills x.grad, returns the loss
+CHUNK = 1 << 18                       # columns of the history per product in compact storage (fp32 temps)
+
+
+def _chunks(n: int):
+    for i in range(0, n, CHUNK):
+        yield slice(i, min(n, i + CHUNK))
+
+
+def _abs_max(v: torch.Tensor) -> torch.Tensor:
+    """max |v| without an image-sized |v|."""
+    lo, hi = torch.aminmax(v)
+    return torch.maximum(-lo, hi)
 
 
 class LBFGS:
-    def __init__(self, x: torch.Tensor, history: int = 20, max_step: float = 32.0, unit: float = 1.0):
-        """``max_step`` in grey levels; ``unit`` = model-input units per grey level."""
+    def __init__(self, x: torch.Tensor, history: int = 20, max_step: float = 32.0, unit: float = 1.0,
+                 storage: Optional[torch.dtype] = None):
+        """``max_step`` in grey levels; ``unit`` = model-input units per grey level; ``storage``: the
+        history's dtype (None: x's; another one is the compact, in-place step, module docstring)."""
         self.x, self.m = x, history
         self.max_step, self.unit = max_step * unit, unit
+        self.compact = storage is not None and storage != x.dtype
         # rows 0..m-1 hold s, rows m..2m-1 hold y, in ring order; `inner` = their pairwise products
-        self.history = torch.zeros((2 * history, x.numel()), device=x.device, dtype=x.dtype)
+        self.history = torch.zeros((2 * history, x.numel()), device=x.device,
+                                   dtype=storage if self.compact else x.dtype)
         self.small = torch.float32 if x.device.type == "mps" else torch.float64  # the k×k algebra
         self.inner = torch.zeros((2 * history, 2 * history), device=x.device, dtype=self.small)
         self.count = 0           # pairs stored (≤ m); host-side bookkeeping only, never read from the device
@@ -64,14 +88,21 @@ class LBFGS:
         # Only products with the new y are needed: R = triu(SᵀY) pairs each y with the s's as old as it
         # or older (the new s meets only the new y, on the diagonal), and YᵀY is symmetric.
         prods = (self.history @ torch.stack([pair[1], g]).t()).to(self.small)   # 2m × 2: [S; Y]ᵀ y, [S; Y]ᵀ g
+        coef = self._coefficients(prods, j, ok, ys.to(self.small), torch.dot(y, y).to(self.small))
+        return -(self.gamma.to(g.dtype) * g + coef.to(g.dtype) @ self.history)
+
+    def _coefficients(self, prods: torch.Tensor, j: int, ok: torch.Tensor, ys: torch.Tensor,
+                      yy_new: torch.Tensor) -> torch.Tensor:
+        """With the new pair in ring slot j and ``prods`` = [S; Y]ᵀ [y g] (2m × 2, fp64): update the
+        inner products and γ, and return the 2m coefficients c with H g = γ g + c · [S; Y]."""
+        m = self.m
         self.inner[:, m + j] = prods[:, 0]
         self.inner[m + j, :] = prods[:, 0]
-        self.gamma = torch.where(ok, ys.to(self.small) / torch.dot(y, y).to(self.small).clamp_min(1e-30),
-                                 self.gamma)
+        self.gamma = torch.where(ok, ys / yy_new.clamp_min(1e-30), self.gamma)
         self.newest, self.count = j, min(self.count + 1, m)
 
         k = self.count
-        order = (torch.arange(k, device=g.device) + (self.newest - k + 1)) % m   # oldest first
+        order = (torch.arange(k, device=prods.device) + (self.newest - k + 1)) % m   # oldest first
         sg, yg = prods[order, 1], prods[order + m, 1]                          # Sᵀg, Yᵀg (unused slots are 0)
         sy = self.inner[order][:, order + m]            # s_iᵀ y_j (below the diagonal: stale, unused)
         yy = self.inner[order + m][:, order + m]
@@ -82,13 +113,49 @@ class LBFGS:
         v = torch.linalg.solve_triangular(r, sg[:, None], upper=True)
         t = torch.linalg.solve_triangular(r.t(), (torch.diag(d) + self.gamma * yy) @ v - self.gamma * yg[:, None],
                                           upper=False)
-        coef = torch.zeros(2 * m, device=g.device, dtype=self.small)
+        coef = torch.zeros(2 * m, device=prods.device, dtype=self.small)
         coef[order], coef[order + m] = t[:, 0], -self.gamma * v[:, 0]
-        return -(self.gamma.to(g.dtype) * g + coef.to(g.dtype) @ self.history)
+        return coef
+
+    @torch.no_grad()
+    def _compact_step(self) -> None:
+        """The same step with the history in its compact dtype, in place (module docstring)."""
+        g = self.x.grad.detach().reshape(-1)     # a fresh tensor from every closure: not copied
+        m, hist = self.m, self.history
+        if self.prev_g is None:
+            d = g.neg()
+            t = self.unit / _abs_max(g).clamp_min(1e-30)
+        else:
+            j = (self.newest + 1) % m
+            pair = hist[j::m]                     # row j already holds s (written by the last step)
+            prods = torch.zeros((2 * m, 2), device=g.device, dtype=self.small)
+            for c in _chunks(g.numel()):
+                pair[1, c] = g[c] - self.prev_g[c]
+                both = torch.stack([pair[1, c].float(), g[c]])
+                prods += (hist[:, c].float() @ both.t()).to(self.small)
+            ys, yy = prods[j, 0], prods[m + j, 0]
+            ok = ys > 1e-10
+            pair.mul_(ok)                          # a pair without positive curvature: stored as zeros
+            prods[:, 0] *= ok
+            prods[j, 1] *= ok
+            prods[m + j, 1] *= ok
+            coef = self._coefficients(prods, j, ok, ys, yy).float()
+            d = torch.empty_like(g)
+            gamma = self.gamma.float()
+            for c in _chunks(g.numel()):
+                d[c] = -(g[c] * gamma + coef @ hist[:, c].float())
+            t = torch.clamp(self.max_step / _abs_max(d).clamp_min(1e-30), max=1.0)
+        d.mul_(t)
+        self.x.add_(d.view_as(self.x))
+        hist[(self.newest + 1) % m].copy_(d)       # s of the next pair, in the slot it will take
+        self.prev_g = g
 
     def step(self, closure: Closure) -> torch.Tensor:
         with torch.enable_grad():
             loss = closure()
+        if self.compact:
+            self._compact_step()
+            return loss
         with torch.no_grad():
             g = self.x.grad.detach().reshape(-1).clone()
             if self.prev_g is None:
@@ -117,11 +184,12 @@ class Adam:
         return loss
 
 
-def make_optimizer(name: str, x: torch.Tensor, history: int, lr: float, input_scale: float):
+def make_optimizer(name: str, x: torch.Tensor, history: int, lr: float, input_scale: float,
+                   storage: Optional[torch.dtype] = None):
     """The optimiser called ``name`` (one of ``options.OPTIMIZERS``) for the image x; any other name
-    is refused, never replaced by another optimiser."""
+    is refused, never replaced by another optimiser. ``storage``: L-BFGS's compact history dtype."""
     if name == "lbfgs":
-        return LBFGS(x, history=history, unit=input_scale / 255.0)
+        return LBFGS(x, history=history, unit=input_scale / 255.0, storage=storage)
     if name == "adam":
         return Adam(x, lr=lr, input_scale=input_scale)
     raise BadInput(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {name!r})")

@@ -52,13 +52,17 @@ def colour_controlled(device, content: np.ndarray, styles: Sequence[np.ndarray],
 
 
 def content_target(ctx: Context, size) -> torch.Tensor:
-    """The content's relu4_2 features at ``size``."""
+    """The content's relu4_2 features at ``size``; in bf16 where the level's memory plan compacts its
+    image-sized state (``tiling.plan``: only when a budget needs it), else fp32."""
     model, inputs = ctx.model, ctx.inputs
-    key = (model.source, model.pooling, str(model.device), inputs.content_key, tuple(size), ctx.options.fast)
+    compact = ctx.plan(size, CONTENT_LAYERS + STYLE_LAYERS).compact
+    key = (model.source, model.pooling, str(model.device), inputs.content_key, tuple(size), ctx.options.fast,
+           compact)
 
     def compute():
         x = model.to_input(resize(inputs.content, size))
-        target = tiling.features(ctx.features_of(CONTENT_LAYERS), x, ctx.plan(size, CONTENT_LAYERS))
+        target = tiling.features(ctx.features_of(CONTENT_LAYERS), x, ctx.plan(size, CONTENT_LAYERS),
+                                 tiling.COMPACT if compact else torch.float32)
         return target[CONTENT_LAYERS[0]].detach()
 
     return ctx.cached("content", key, compute)

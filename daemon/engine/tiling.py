@@ -21,7 +21,9 @@ added into one image-sized gradient: Σ_tiles ∂S_tile/∂x = ∂S/∂x, so it 
 
 Memory: a tile's backward needs about ``activation_bytes_per_pixel`` of its input window, whatever the
 image's size; what stays image-sized (the image, its gradient, the optimiser's history, the content
-target, the guides) is ``image_bytes_per_pixel``. ``plan`` picks the largest tile that fits a budget.
+target, the guides) is ``image_bytes_per_pixel``. ``plan`` picks the largest tile that fits a budget;
+where the image-sized state itself leaves no room for useful tiles, it keeps the L-BFGS history and the
+content target in bf16 (``COMPACT``) and then shortens the history, and says so (``Plan.note``).
 """
 from __future__ import annotations
 
@@ -118,14 +120,22 @@ def tiles(size: Tuple[int, int], core: int, halo: int) -> List[Tile]:
 
 
 # ---- memory --------------------------------------------------------------------------------------
-def activation_bytes_per_pixel(options, device: torch.device) -> float:
+# The one estimate of a level's peak memory (the service's memory plan uses it too): base + the
+# image-sized state (``image_bytes_per_pixel``, resident for the whole level) + the larger of one
+# window's forward + backward (``activation_bytes_per_pixel``) and the image-sized work of the step
+# itself (the L-BFGS direction, the preview's copies: ``step_bytes_per_pixel``), which never overlap.
+COMPACT = torch.bfloat16        # storage of the compacted state: fp32's range (fp16 overflows features)
+CPU_UNTILED_ACTIVATION = 1500   # CPU, one tensor: saved activations through relu5_1 in fp32 (performance.md)
+CPU_WINDOW_ACTIVATION = 3000    # CPU, per window pixel: a tiled run measured more (oneDNN keeps buffers per
+                                # window shape; the daemon test of a tiled 512-px job's peak RSS)
+
+
+def activation_bytes_per_pixel(options, device: torch.device, window: bool = True) -> float:
     """Peak bytes per INPUT pixel of one forward + backward through relu5_1 (saved activations
     ~1.5 kB/px in fp32, 0.9 kB in bf16, observed peaks up to 2.4× that; performance.md)."""
     device = torch.device(device)
     if device.type == "cpu":
-        # a job's peak RSS grew by ~2 kB per pixel (daemon/service/memory.py), the image-sized state
-        # included; a tiled run measured more per window pixel (oneDNN keeps buffers per window shape)
-        return 3000
+        return CPU_WINDOW_ACTIVATION if window else CPU_UNTILED_ACTIVATION
     fast = options.fast and device.type == "cuda"
     return (900 if fast else 1500) * 2.4
 
@@ -134,39 +144,59 @@ def base_bytes(device) -> int:
     return CPU_BASE_BYTES if torch.device(device).type == "cpu" else BASE_BYTES
 
 
-def image_bytes_per_pixel(options, history: Optional[int] = None, regions: int = 0) -> float:
-    """Bytes per OUTPUT pixel of what stays image-sized however the level is tiled (fp32, 12 B per
-    RGB vector): the image and its gradient; the optimiser's state (L-BFGS: 2 vectors per remembered
-    step and ~7 of work; Adam: its two moments and 2 of work); the content as the network sees it (and
-    the original for luminance transfer); the relu4_2 content target (512 channels at 1/64 of the
-    pixels); each region's guides; and slack for the preview's copies."""
+def image_bytes_per_pixel(options, history: Optional[int] = None, regions: int = 0, compact: bool = False) -> float:
+    """Bytes per OUTPUT pixel of what stays image-sized however the level is tiled (fp32: 12 B per
+    RGB vector): the image and its gradient; the optimiser's state; the content as the network sees
+    it (and the original for luminance transfer); the relu4_2 content target (512 channels at 1/64 of
+    the pixels); each region's guides (its mask and the propagated guides of every style layer).
+
+    Full precision (as untiled jobs have always run): L-BFGS keeps 2 vectors per remembered step and
+    ~7 of work, Adam its two moments and 2 of work, plus slack for the preview's copies.
+    ``compact`` (``plan`` sets it only when the budget needs it): the L-BFGS history in bf16 (6 B per
+    vector) and only the previous gradient besides (``optim.LBFGS``: its step works in place), the
+    content target in bf16; the step's own work is ``step_bytes_per_pixel``."""
     m = options.lbfgs_history if history is None else history
-    optimiser = (2 * m + 7) * 12 if options.optimizer == "lbfgs" else 4 * 12
-    content = 512 * 4 / 64 if options.content_weight > 0 else 0
+    lbfgs = options.optimizer == "lbfgs"
     inputs = 24 if options.color == "luminance" else 12
-    return 24 + optimiser + inputs + content + regions * 12 + 24
+    if not compact:
+        optimiser = (2 * m + 7) * 12 if lbfgs else 4 * 12
+        content = 512 * 4 / 64 if options.content_weight > 0 else 0
+        return 24 + optimiser + inputs + content + regions * 12 + 24
+    optimiser = 2 * m * 6 + 12 if lbfgs else 2 * 12
+    content = 512 * 2 / 64 if options.content_weight > 0 else 0
+    return 24 + optimiser + inputs + content + regions * 12
+
+
+def step_bytes_per_pixel(options, compact: bool = False) -> float:
+    """Image-sized work outside the network's passes, compact state only (full precision counts it in
+    ``image_bytes_per_pixel``): the direction of an L-BFGS step (12 B), or the preview's copies
+    (the image back in RGB, the finished picture, its 8-bit copy: ~36 B), whichever is larger."""
+    return 36 if compact else 0
 
 
 def untiled_bytes(size: Tuple[int, int], options, device: torch.device, regions: int = 0) -> int:
-    """Peak bytes of a level run as one tensor (style images at style_scale included, as the
-    service's estimate counts them)."""
+    """Peak bytes of a level run as one tensor (style images at style_scale included)."""
     px = size[0] * size[1]
-    return int(base_bytes(device) + px * (activation_bytes_per_pixel(options, device) + image_bytes_per_pixel(options, regions=regions))
+    return int(base_bytes(device) + px * (activation_bytes_per_pixel(options, device, window=False)
+                                          + image_bytes_per_pixel(options, regions=regions))
                + px * options.style_scale * 1500 * 1.2)
 
 
 def tiled_bytes(size: Tuple[int, int], core: int, halo: int, options, device: torch.device,
-                history: Optional[int] = None, regions: int = 0) -> int:
+                history: Optional[int] = None, regions: int = 0, compact: bool = False) -> int:
     """Peak bytes of a level run in tiles of ``core`` px with ``halo``."""
     window = (min(core + 2 * halo, size[0]), min(core + 2 * halo, size[1]))
-    return int(base_bytes(device) + window[0] * window[1] * activation_bytes_per_pixel(options, device)
-               + size[0] * size[1] * image_bytes_per_pixel(options, history, regions))
+    px = size[0] * size[1]
+    return int(base_bytes(device) + px * image_bytes_per_pixel(options, history, regions, compact)
+               + max(window[0] * window[1] * activation_bytes_per_pixel(options, device),
+                     px * step_bytes_per_pixel(options, compact)))
 
 
 @dataclass
 class Plan:
-    """How one level runs: untiled (``core`` 0) or in ``tiles`` of ``core`` px with ``halo``, and the
-    L-BFGS history that fits (lowered only when the budget cannot hold the asked one)."""
+    """How one level runs: untiled (``core`` 0) or in ``tiles`` of ``core`` px with ``halo``; the
+    L-BFGS history that fits (lowered only when the budget cannot hold the asked one) and whether
+    the image-sized state is ``compact`` (L-BFGS history and content target in bf16)."""
 
     size: Tuple[int, int]
     core: int = 0
@@ -174,6 +204,8 @@ class Plan:
     tiles: List[Tile] = field(default_factory=list)
     history: Optional[int] = None
     note: Optional[str] = None
+    compact: bool = False
+    estimate: Optional[int] = None       # the peak bytes ``plan`` counted (under a budget)
 
     @property
     def tiled(self) -> bool:
@@ -183,6 +215,12 @@ class Plan:
         """The report's entry for a level."""
         out = {"tiled": self.tiled, "tile": self.core or None, "tiles": len(self.tiles) if self.tiled else 1,
                "halo": self.halo if self.tiled else None}
+        if self.compact:
+            out["compact"] = True
+        if self.history is not None:
+            out["lbfgs_history"] = self.history
+        if self.estimate is not None:
+            out["estimate_bytes"] = self.estimate
         if self.note:
             out["note"] = self.note
         return out
@@ -192,11 +230,21 @@ def _gb(n: float) -> str:
     return f"{n / 1e9:.2f} GB"
 
 
+def _balanced(core: int, longest: int) -> int:
+    """The smallest core on the grid that needs as few tiles along the longest side as ``core``: the
+    same count of windows, none of them a thin sliver at the far edge."""
+    n = math.ceil(longest / core)
+    return min(core, GRID * math.ceil(math.ceil(longest / n) / GRID))
+
+
 def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: Optional[int] = None,
          regions: int = 0) -> Plan:
     """Untiled when no tile is forced and the level fits ``budget`` (or there is none); else the
     largest core (a multiple of 16, at most ``options.tile`` when set) whose window's backward and the
-    image-sized state fit the budget. A budget too small even for a 16-px core is a BadInput."""
+    image-sized state fit the budget. Where even tiles of GOOD_CORE would not fit with the state in
+    full precision, the state is compacted (bf16 L-BFGS history and content target), then the
+    L-BFGS history shortened (never below 1); ``note`` says so. A budget too small even for a 16-px
+    core and the most compact state is a BadInput."""
     h, w = size
     forced = getattr(options, "tile", 0) or 0
     fits = budget is None or untiled_bytes(size, options, device, regions) <= budget
@@ -205,30 +253,38 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
     halo = halo_for(layers)
     longest = GRID * math.ceil(max(h, w) / GRID)
     core = min(longest, forced // GRID * GRID) if forced else longest
-    history, note = None, None
+    history, compact, note = None, False, None
+
+    def cost(c, k=None, small=False, opts=options):
+        return tiled_bytes(size, c, halo, opts, device, k, regions, small)
+
     if budget is not None:
         m = options.lbfgs_history if options.optimizer == "lbfgs" else None
-        smallest = tiled_bytes(size, GRID, halo, options, device, history=1 if m else None, regions=regions)
+        smallest = cost(GRID, 1 if m else None, True)
         if smallest > budget:
             adam = dataclasses.replace(options, optimizer="adam")
             hint = ", or use the Adam optimiser (less state per pixel than L-BFGS)" \
-                if m and tiled_bytes(size, GRID, halo, adam, device, regions=regions) <= budget else ""
+                if m and cost(GRID, small=True, opts=adam) <= budget else ""
             raise BadInput(f"a memory budget of {_gb(budget)} is too small for {w}×{h} pixels, even in the "
                            f"smallest tiles (needs about {_gb(smallest)}): raise the budget or lower the size{hint}")
-        # the L-BFGS history is image-sized: lowered (never below 1) when it would leave no room for
-        # tiles of a useful size, where the halo costs less than the core (GOOD_CORE)
+        # the image-sized state is compacted, then the L-BFGS history shortened, only where it would
+        # leave no room for tiles of a useful size, where the halo costs less than the core (GOOD_CORE)
         good = min(core, GOOD_CORE)
-        if m and tiled_bytes(size, good, halo, options, device, regions=regions) > budget:
-            history = max([k for k in range(1, m + 1)
-                           if tiled_bytes(size, good, halo, options, device, history=k, regions=regions) <= budget]
-                          or [1])
-            note = f"L-BFGS history lowered from {m} to {history} to fit the memory budget"
-        while core > GRID and tiled_bytes(size, core, halo, options, device, history, regions) > budget:
+        if cost(good) > budget:
+            compact = True
+            done = ["L-BFGS history and content target kept in bf16"] if m else ["content target kept in bf16"]
+            if m and cost(good, m, True) > budget:
+                history = max([k for k in range(1, m + 1) if cost(good, k, True) <= budget] or [1])
+                done = [f"L-BFGS history {m} -> {history}", "history and content target kept in bf16"]
+            note = f"{', '.join(done)}, to fit the memory budget of {_gb(budget)}"
+        while core > GRID and cost(core, history, compact) > budget:
             core -= GRID
+        core = _balanced(core, longest)
     cut = tiles(size, core, halo)
+    estimate = None if budget is None else cost(core, history, compact)
     if len(cut) == 1:   # one window over the whole image: the same memory as untiled, without the 2nd pass
-        return Plan(size, history=history, note=note)
-    return Plan(size, core, halo, cut, history, note)
+        return Plan(size, history=history, note=note, compact=compact, estimate=estimate)
+    return Plan(size, core, halo, cut, history, note, compact, estimate)
 
 
 # ---- the two passes ------------------------------------------------------------------------------
@@ -265,17 +321,20 @@ def statistics(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x
         return total
 
 
-def features(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x: torch.Tensor, plan: Plan) -> Dict[str, torch.Tensor]:
-    """Image-sized feature maps (forward only), assembled from every tile's owned positions."""
+def features(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x: torch.Tensor, plan: Plan,
+             dtype: torch.dtype = torch.float32) -> Dict[str, torch.Tensor]:
+    """Image-sized feature maps (forward only), assembled from every tile's owned positions, stored
+    in ``dtype`` (COMPACT for a content target that must be small)."""
     with torch.no_grad():
         if not plan.tiled:
-            return {l: f.float() for l, f in features_of(x).items()}
+            return {l: f.to(dtype) for l, f in features_of(x).items()}
         out: Dict[str, torch.Tensor] = {}
         for tile in plan.tiles:
             for l, f in _owned_features(features_of(tile.input(x)), tile).items():
                 if l not in out:
                     s = STRIDE[l]
-                    out[l] = torch.zeros((1, f.shape[1], plan.size[0] // s, plan.size[1] // s), device=x.device)
+                    out[l] = torch.zeros((1, f.shape[1], plan.size[0] // s, plan.size[1] // s), device=x.device,
+                                         dtype=dtype)
                 tile.take(l, out[l]).copy_(f)
         return out
 

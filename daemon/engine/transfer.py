@@ -63,7 +63,8 @@ def optimise(ctx: Context, level: Level, x: torch.Tensor) -> torch.Tensor:
     options, steps, plan = ctx.options, ctx.steps, level.plan
     torch.manual_seed(options.seed)
     history = plan.history if plan is not None and plan.history else options.lbfgs_history
-    opt = make_optimizer(options.optimizer, x, history, options.learning_rate, ctx.model.input_scale)
+    opt = make_optimizer(options.optimizer, x, history, options.learning_rate, ctx.model.input_scale,
+                         storage=tiling.COMPACT if plan is not None and plan.compact else None)
     layers = level.objective.layers
     last = {}
 

@@ -12,13 +12,15 @@ The whole policy is here, the size floor computed in one place (``size_floor``):
 - ``after_oom`` (an out-of-memory while the job ran): on a GPU, 0.7× the size down to the floor,
   then the CPU (checked against the CPU plan); on the CPU, the floor once; then give up.
 
-Estimates (``estimate_bytes``) are deliberately on the high side. GPU figures from the engine's
-measurements: the backward through relu5_1 saves about 1.5 kB per pixel in fp32 (0.9 kB in bf16)
-with observed peaks 1.8-2.4x that; L-BFGS keeps 2 image-sized vectors per remembered step. CPU
-figures: the growth of a process's peak resident memory (ru_maxrss) over one job, a 16x16 content
-and a 40x40 style, L-BFGS, torch 2.13 on x86-64, measured 73 MB at 128 px, 195 MB at 256, 571 MB at
-512, 1.20 GB at 768 (about 60 MB + 1.95 kB per output pixel); the estimate, 100 MB + 3.3 kB per
-pixel with the default options, is 1.6-2.2x those.
+Estimates: one estimator, the engine's (``engine.tiling.untiled_bytes`` for a level in one piece,
+``tiled_bytes`` in tiles; ``estimate_bytes`` here is the former), deliberately on the high side. GPU
+figures from the engine's measurements: the backward through relu5_1 saves about 1.5 kB per pixel in
+fp32 (0.9 kB in bf16) with observed peaks 1.8-2.4x that; L-BFGS keeps 2 image-sized vectors per
+remembered step. CPU figures: the growth of a process's peak resident memory (ru_maxrss) over one
+job, a 16x16 content and a 40x40 style, L-BFGS, torch 2.13 on x86-64, measured 73 MB at 128 px, 195
+MB at 256, 571 MB at 512, 1.20 GB at 768 (about 60 MB + 1.95 kB per output pixel); the engine counts
+100 MB + 1.5 kB of activations, the image-sized state (0.66 kB with the default options) and the style
+image (1.8 kB per output pixel at style scale 1), about 2x those.
 """
 from __future__ import annotations
 
@@ -33,9 +35,6 @@ from ..engine import tiling
 from ..engine.scale import fit_long_edge
 from ..engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
 
-BASE_BYTES = 300 << 20            # GPU: weights, allocator slack, style targets
-CPU_BASE_BYTES = 100 << 20        # CPU: the weights are already resident; allocator slack, targets
-CPU_BYTES_PER_PIXEL = 1000        # CPU: + L-BFGS history + the style term below: 3.3 kB/px in all
 MIN_SIDE = 64                     # never plan below this long edge
 MIN_TILE = 128                    # the smallest tile core the automatic plan uses (the halo is 80 px)
 MIN_FRACTION = 0.5                # lower the size at most to half; below that the CPU is better
@@ -52,21 +51,11 @@ def size_floor(requested: int) -> int:
     return max(MIN_SIDE, int(requested * MIN_FRACTION))
 
 
-def bytes_per_pixel(options: TransferOptions, device: torch.device) -> float:
-    lbfgs = 2 * options.lbfgs_history * 3 * 4 if options.optimizer == "lbfgs" else 3 * 3 * 4
-    if device.type == "cpu":
-        return CPU_BYTES_PER_PIXEL + lbfgs
-    fast = options.fast and device.type == "cuda"
-    act = (900 if fast else 1500) * 2.4
-    return act + lbfgs + 64
-
-
-def estimate_bytes(h: int, w: int, options: TransferOptions, device: torch.device) -> int:
-    """Peak bytes of a job whose top level is h×w (style images at style_scale included)."""
-    px = h * w
-    style_px = px * options.style_scale
-    base = CPU_BASE_BYTES if device.type == "cpu" else BASE_BYTES
-    return int(base + px * bytes_per_pixel(options, device) + style_px * 1500 * 1.2)
+def estimate_bytes(h: int, w: int, options: TransferOptions, device: torch.device, regions: int = 0) -> int:
+    """Peak bytes of a job whose top level is h×w run in one piece (style images at style_scale
+    included): the engine's own estimate (``tiling.untiled_bytes``), so the plan here and the
+    engine's tiling agree on what fits."""
+    return tiling.untiled_bytes((h, w), options, device, regions)
 
 
 def free_bytes(device: torch.device) -> Optional[int]:
@@ -133,7 +122,7 @@ def plan(h: int, w: int, options: TransferOptions, device: torch.device, budget:
     TooLarge when nothing does."""
     requested = options.size
     fh, fw = fit_long_edge(h, w, requested)
-    need = estimate_bytes(fh, fw, options, device)
+    need = estimate_bytes(fh, fw, options, device, regions)
     avail = available_bytes(device, budget, free)
     if avail is None or need <= avail:
         return Plan(requested, device, None, need)
@@ -167,18 +156,21 @@ def plan(h: int, w: int, options: TransferOptions, device: torch.device, budget:
 
 
 def _tiles(size, options: TransferOptions, device: torch.device, avail: Optional[int], regions: int) -> Optional[str]:
-    """Where the level fits ``avail`` in exact tiles, what they are (for the progress text); else None."""
+    """Where the level fits ``avail`` in exact tiles, what they are (for the progress text); else None.
+    Tiles under MIN_TILE are declined, and on a GPU a plan that must shorten the L-BFGS history (a
+    smaller size, then the CPU, serve the artist better); on the CPU, where nothing is lowered, a
+    shortened history is taken and said."""
     if avail is None:
         return None
     try:
         p = tiling.plan(size, CONTENT_LAYERS + STYLE_LAYERS, options, device, avail, regions)
     except BadInput:
         return None
-    if p.history is not None or (p.tiled and p.core < MIN_TILE):
-        return None   # a shorter L-BFGS memory or tiny tiles: a smaller size serves the artist better
+    if (p.tiled and p.core < MIN_TILE) or (device.type != "cpu" and p.history is not None):
+        return None   # tiny tiles, or on a GPU a shorter L-BFGS memory: a smaller size serves the artist better
     if not p.tiled:
-        return ""     # the level fits after all, counted as the engine counts it (style targets tiled)
-    return f"{len(p.tiles)} tiles of {p.core} px (the same result, slower per pixel)"
+        return f"the whole image ({p.note})" if p.note else ""   # fits after all (style targets tiled)
+    return f"{len(p.tiles)} tiles of {p.core} px (the same result, slower per pixel)" + (f"; {p.note}" if p.note else "")
 
 
 def after_oom(h: int, w: int, options: TransferOptions, size: int, device: torch.device,
