@@ -445,3 +445,38 @@ def test_detail_auto_takes_the_size_that_fits_a_minute_and_scripts_keep_size():
     assert link.detail_size("auto", 512, None, 1052) == 512
     assert link.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052 px on cpu."
     assert "starts when you press OK" in link.estimate_text(None, 1052, 713)
+
+
+def test_a_result_remembers_its_settings_and_can_be_continued(tmp_path, gimp_console, daemon):
+    """Issue 13: the result layer carries its settings (a persistent parasite, kept in the .xcf), and
+    plug-in-neural-style-continue on it (what the dialog's "Continue from this layer" does) runs more
+    steps from the result's own pixels: as a new layer on top, or in the result's place."""
+    from daemon import __version__
+    script = batch_script(tmp_path, "case_remember.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
+                          height=HEIGHT, steps=STEPS, xcf=str(tmp_path / "remember.xcf"))
+    r = run_batch(gimp_console, script, gimp_env(tmp_path, daemon))
+    assert r["first"]["ok"], r["first"]
+    s = r["settings"]
+    assert s is not None, "the result layer has no settings parasite"
+    assert s["style"] == {"file": str(STYLE)}
+    assert (s["color"], s["quality"], s["style_weight"], s["steps"]) == ("histogram", "preview", 3.0, STEPS)
+    assert s["region"] == "selection" and s["mask_to_selection"] is True
+    assert s["plugin"] == __version__
+    assert s["run"]["steps"] == STEPS and s["run"]["init"] == "content" and not s["run"]["stopped"]
+    assert r["settings_after_xcf"] == s, "the settings are saved in the .xcf"
+
+    assert r["continued"]["ok"], r["continued"]
+    assert len(r["after_continue"]) == 3 and "continued" in r["after_continue"][0], r["after_continue"]
+    assert r["second_size"] == [WIDTH, HEIGHT] and r["second_has_mask"]
+    c = r["second_settings"]
+    assert c["run"]["init"] == "image", "the daemon started from the image sent: the result's pixels"
+    assert c["run"]["continued_from"] == r["first_name"] and c["style"] == s["style"]
+    assert c["color"] == "histogram" and c["style_weight"] == 3.0
+    assert r["diff_to_result"] > 0.5, "more steps changed the pixels"
+    assert r["diff_to_result"] < r["diff_to_photo"], "it went on from the result, not from the photo"
+
+    assert r["replaced"]["ok"], r["replaced"]
+    assert r["replace_kept_count"] and r["second_gone"], r["after_replace"]
+    assert r["third_has_mask"] and r["third_settings"]["run"]["init"] == "image"
+    assert r["third_diff_to_second"] > 0.5
+    assert not r["not_a_result"]["ok"] and "result layer" in r["not_a_result"]["error"]
