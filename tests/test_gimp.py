@@ -480,3 +480,30 @@ def test_a_result_remembers_its_settings_and_can_be_continued(tmp_path, gimp_con
     assert r["third_has_mask"] and r["third_settings"]["run"]["init"] == "image"
     assert r["third_diff_to_second"] > 0.5
     assert not r["not_a_result"]["ok"] and "result layer" in r["not_a_result"]["error"]
+
+
+def test_the_dialog_opened_on_a_result_starts_from_its_settings_and_offers_to_continue(tmp_path, gimp_console,
+                                                                                        daemon):
+    """The dialog in GIMP's GUI (Xvfb), opened on a result layer: it opens with the result's settings
+    and the "Continue from this layer" choice (NEURAL_STYLE_DOCS_SHOTS=1 keeps the picture as
+    docs/dialog-continue.png), and Escape leaves the image as it was."""
+    pre = prefix()
+    gui = gimp_console.replace("gimp-console", "gimp")
+    if not all(has(pre + ["sh", "-c", f"command -v {n}"]) for n in ("xvfb-run", "xdotool", gui)):
+        missing(f"{gui}, xvfb-run or xdotool is missing (this case shows the dialog in GIMP's GUI)")
+    shot = tmp_path / "dialog-continue.png"
+    script = batch_script(tmp_path, "case_remember_dialog.py", content=str(CONTENT), style=str(STYLE),
+                          width=WIDTH, height=HEIGHT, steps=STEPS)
+    cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / "dialog_gui.sh"), gui,
+                 str(script), str(shot)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=600,
+                          env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL)
+    print(proc.stderr[-3000:])
+    r = result_of(proc)
+    assert r["first"]["ok"], r["first"]
+    assert r["cancelled"], r["status"]
+    assert r["layers"] == r["layers_before"], "Escape leaves the image as it was"
+    assert "Traceback" not in proc.stdout + proc.stderr, "the dialog fell back or failed"
+    assert shot.exists() and shot.stat().st_size > 10000, "the dialog was on screen"
+    if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
+        shutil.copy(shot, ROOT / "docs" / "dialog-continue.png")
