@@ -445,3 +445,65 @@ def test_detail_auto_takes_the_size_that_fits_a_minute_and_scripts_keep_size():
     assert link.detail_size("auto", 512, None, 1052) == 512
     assert link.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052 px on cpu."
     assert "starts when you press OK" in link.estimate_text(None, 1052, 713)
+
+
+def test_a_result_remembers_its_settings_and_can_be_continued(tmp_path, gimp_console, daemon):
+    """Issue 13: the result layer carries its settings (a persistent parasite, kept in the .xcf), and
+    plug-in-neural-style-continue on it (what the dialog's "Continue from this layer" does) runs more
+    steps from the result's own pixels: as a new layer on top, or in the result's place."""
+    from daemon import __version__
+    script = batch_script(tmp_path, "case_remember.py", content=str(CONTENT), style=str(STYLE), width=WIDTH,
+                          height=HEIGHT, steps=STEPS, xcf=str(tmp_path / "remember.xcf"))
+    r = run_batch(gimp_console, script, gimp_env(tmp_path, daemon))
+    assert r["first"]["ok"], r["first"]
+    s = r["settings"]
+    assert s is not None, "the result layer has no settings parasite"
+    assert s["style"] == {"file": str(STYLE)}
+    assert (s["color"], s["quality"], s["style_weight"], s["steps"]) == ("histogram", "preview", 3.0, STEPS)
+    assert s["region"] == "selection" and s["mask_to_selection"] is True
+    assert s["plugin"] == __version__
+    assert s["run"]["steps"] == STEPS and s["run"]["init"] == "content" and not s["run"]["stopped"]
+    assert r["settings_after_xcf"] == s, "the settings are saved in the .xcf"
+
+    assert r["continued"]["ok"], r["continued"]
+    assert len(r["after_continue"]) == 3 and "continued" in r["after_continue"][0], r["after_continue"]
+    assert r["second_size"] == [WIDTH, HEIGHT] and r["second_has_mask"]
+    c = r["second_settings"]
+    assert c["run"]["init"] == "image", "the daemon started from the image sent: the result's pixels"
+    assert c["run"]["continued_from"] == r["first_name"] and c["style"] == s["style"]
+    assert c["color"] == "histogram" and c["style_weight"] == 3.0
+    assert r["diff_to_result"] > 0.5, "more steps changed the pixels"
+    assert r["diff_to_result"] < r["diff_to_photo"], "it went on from the result, not from the photo"
+
+    assert r["replaced"]["ok"], r["replaced"]
+    assert r["replace_kept_count"] and r["second_gone"], r["after_replace"]
+    assert r["third_has_mask"] and r["third_settings"]["run"]["init"] == "image"
+    assert r["third_diff_to_second"] > 0.5
+    assert not r["not_a_result"]["ok"] and "result layer" in r["not_a_result"]["error"]
+
+
+def test_the_dialog_opened_on_a_result_starts_from_its_settings_and_offers_to_continue(tmp_path, gimp_console,
+                                                                                        daemon):
+    """The dialog in GIMP's GUI (Xvfb), opened on a result layer: it opens with the result's settings
+    and the "Continue from this layer" choice (NEURAL_STYLE_DOCS_SHOTS=1 keeps the picture as
+    docs/dialog-continue.png), and Escape leaves the image as it was."""
+    pre = prefix()
+    gui = gimp_console.replace("gimp-console", "gimp")
+    if not all(has(pre + ["sh", "-c", f"command -v {n}"]) for n in ("xvfb-run", "xdotool", gui)):
+        missing(f"{gui}, xvfb-run or xdotool is missing (this case shows the dialog in GIMP's GUI)")
+    shot = tmp_path / "dialog-continue.png"
+    script = batch_script(tmp_path, "case_remember_dialog.py", content=str(CONTENT), style=str(STYLE),
+                          width=WIDTH, height=HEIGHT, steps=STEPS)
+    cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / "dialog_gui.sh"), gui,
+                 str(script), str(shot)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=600,
+                          env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL)
+    print(proc.stderr[-3000:])
+    r = result_of(proc)
+    assert r["first"]["ok"], r["first"]
+    assert r["cancelled"], r["status"]
+    assert r["layers"] == r["layers_before"], "Escape leaves the image as it was"
+    assert "Traceback" not in proc.stdout + proc.stderr, "the dialog fell back or failed"
+    assert shot.exists() and shot.stat().st_size > 10000, "the dialog was on screen"
+    if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
+        shutil.copy(shot, ROOT / "docs" / "dialog-continue.png")

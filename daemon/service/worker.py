@@ -185,6 +185,8 @@ class Worker:
             styles = [image_to_rgb(s)[0] for s in req["styles"]]
             regions = to_regions(req["regions"])
             init = image_to_rgb(req["init"])[0] if isinstance(req.get("init"), ImageData) else None
+            if init is not None and init_said is None:
+                init_said = "image"       # the job's own init frame (a result continued in GIMP)
             if kept is not None:
                 init = warm_start(kept, content, fit_long_edge(h, w, p.size), regions)
             target = fit_long_edge(h, w, opts.size)

@@ -50,11 +50,12 @@ class Submission:
     regions: List[dict] = field(default_factory=list)
     options: dict = field(default_factory=dict)
     preview: bool = False
+    init: object = None                   # ImageData of the content's size to start from (None: the content)
 
     def send(self, daemon):
         """Submit to a connected ``DaemonClient``; returns the job id."""
         return daemon.submit(content=self.content, styles=self.styles, regions=self.regions,
-                             options=self.options, init=None, preview=self.preview)
+                             options=self.options, init=self.init, preview=self.preview)
 
 
 # ---- settings and the shared client -----------------------------------------------------------
@@ -299,11 +300,12 @@ class Conversation:
                     pass
 
 
-def stylize(client, endpoint, submission, feedback):
+def stylize(client, endpoint, submission, feedback, report=None):
     """Submit and follow the job to its end; returns (ImageData, stopped).
 
     ``feedback`` (called on this thread): ``pump()`` between events, ``stop_requested`` (the user
     asked to stop and keep the image), ``show(event)`` for accepted/progress/preview events.
+    ``report``: a dict that receives the result's report (docs/protocol.md, ``result``).
     """
     talk = Conversation(client, endpoint, submission)
     talk.start()
@@ -321,6 +323,8 @@ def stylize(client, endpoint, submission, feedback):
             break
         if kind == "result":
             result = (ev["image"], bool(ev.get("cancelled")))
+            if report is not None:
+                report.update(ev.get("report") or {})
         elif kind == "error":
             error = describe_error(ev.get("code"), ev.get("message"))
         else:

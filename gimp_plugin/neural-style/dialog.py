@@ -15,7 +15,7 @@ TITLE = "Neural Style Transfer"
 
 # Two tiers: what every run needs up front, the rest under "Advanced" (GimpUi's expander).
 BASICS = ["style-from", "style-file", "style-layer", "color", "detail", "size", "estimate-note", "quality",
-          "style-weight", "preview"]
+          "style-weight", "preview", "continue"]     # "continue": on a result only, at the top
 ADVANCED = ["region-channel", "mask-to-selection", "outside-style-layer", "outside-style-file",
             "style-mask-channel", "scale-fine-layer", "scale-fine-file", "steps"]
 THUMB = 96                  # the picked style's thumbnail, in pixels
@@ -28,13 +28,15 @@ def init(name):
     GimpUi.init(name)
 
 
-def ask(procedure, config, source=None, box=None, estimate=None):
+def ask(procedure, config, source=None, box=None, estimate=None, can_continue=False):
     """GIMP's dialog for the procedure, in two tiers; True when the user chose OK. ``box``: width
-    and height of what will be computed; ``estimate(options)``: the daemon's estimate or None."""
+    and height of what will be computed; ``estimate(options)``: the daemon's estimate or None;
+    ``can_continue``: opened on a result layer, which can be continued."""
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi
     dialog = GimpUi.ProcedureDialog.new(procedure, config, TITLE)
     watches = fill(dialog, config, box, estimate)
+    continue_choice(dialog, can_continue)
     ok = dialog.run()
     for w in watches:
         config.disconnect(w)
@@ -71,6 +73,20 @@ def fill(dialog, config, box=None, estimate=None):
         traceback.print_exc()
         dialog.fill(None)
         return []
+
+
+def continue_choice(dialog, can_continue):
+    """"Continue from this layer" first among the basics when the dialog was opened on a result
+    layer (issue 13), hidden otherwise."""
+    try:
+        widget = dialog.get_widget("continue", GObject_none())
+        widget.set_no_show_all(not can_continue)
+        widget.set_visible(can_continue)
+        if can_continue and widget.get_parent() is not None:
+            widget.get_parent().reorder_child(widget, 0)
+    except Exception:  # noqa: BLE001 - an older or newer GimpUi: the choice stays where it is
+        import traceback
+        traceback.print_exc()
 
 
 def GObject_none():

@@ -5,6 +5,8 @@ trained on ordinary images expect), masks as "Y u8"; babl converts from and to a
 precision (docs: shared/reference/gimp3.md, "Pixels"). Buffers are in layer-local coordinates.
 GEGL is imported on first use, never when GIMP queries the plug-in at start-up.
 """
+import json
+
 import gi
 
 gi.require_version("Gimp", "3.0")
@@ -100,6 +102,11 @@ def remembered_source(image, item=None):
         return None
     if isinstance(layer, Gimp.Layer) and layer.is_valid() and layer.get_image() == image:
         return layer
+    # ids are per session: in an .xcf opened again, the source's tattoo (kept in the file) finds it
+    tattoo = ((remembered_settings(item) or {}).get("source") or {}).get("tattoo") if item is not None else None
+    layer = image.get_layer_by_tattoo(tattoo) if isinstance(tattoo, int) else None
+    if isinstance(layer, Gimp.Layer) and layer.is_valid() and layer != item:
+        return layer
     return None
 
 
@@ -147,6 +154,96 @@ def add_result_layer(image, source, pic, name, box, mask_from, region_mask):
         mask = layer.create_mask(Gimp.AddMaskType.WHITE)
         layer.add_mask(mask)
         write_rect(mask, w, h, GRAY, region_mask.data)
+    image.set_selected_layers([layer])
+    return layer
+
+
+# ---- results remember their settings ------------------------------------------------------------
+
+SETTINGS_PARASITE = "neural-style-settings"  # on a result layer: its settings as JSON (request.settings_record)
+
+
+def remember_settings(layer, record):
+    """Attach the run's settings (a small dict) to its result layer: persistent (saved in .xcf) and
+    undoable, inside the run's undo group."""
+    data = json.dumps(record, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    layer.attach_parasite(Gimp.Parasite.new(SETTINGS_PARASITE,
+                                            Gimp.PARASITE_PERSISTENT | Gimp.PARASITE_UNDOABLE, data))
+
+
+def remembered_settings(layer):
+    """The settings a result layer carries (a dict), or None (not a result, or an unreadable one)."""
+    try:
+        parasite = layer.get_parasite(SETTINGS_PARASITE)
+        if parasite is None:
+            return None
+        record = json.loads(bytes(parasite.get_data()).decode("utf-8"))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def active_result(drawables):
+    """The result layer of ours that is active (itself, or its layer mask), or None."""
+    if len(drawables) != 1:
+        return None
+    item = drawables[0]
+    if isinstance(item, Gimp.LayerMask):
+        item = Gimp.Layer.from_mask(item)
+    if isinstance(item, Gimp.Layer) and item.is_valid() and remembered_settings(item) is not None:
+        return item
+    return None
+
+
+def result_box(result, source):
+    """The part of ``source`` a result layer covers (x, y, w, h in the source's coordinates): the box
+    its content was read from when it was made (results are placed and sized exactly over it)."""
+    _, sx, sy = source.get_offsets()
+    _, rx, ry = result.get_offsets()
+    return rx - sx, ry - sy, result.get_width(), result.get_height()
+
+
+def result_pixels(client, result, source, box):
+    """The result's pixels over ``box`` (in the source's coordinates), the content's size: what a
+    continued run starts from (the protocol's ``init`` frame)."""
+    _, sx, sy = source.get_offsets()
+    _, rx, ry = result.get_offsets()
+    x, y, w, h = box
+    return client.ImageData(w, h, read_rect(result, sx + x - rx, sy + y - ry, w, h, RGBA))
+
+
+def result_mask(client, result):
+    """A result layer's own layer mask as MaskData over the layer, or None."""
+    mask = result.get_mask()
+    if mask is None:
+        return None
+    return channel_mask(client, mask, 0, 0, result.get_width(), result.get_height())
+
+
+def replace_result_layer(image, old, source, pic, name, box):
+    """Put ``pic`` in place of the result layer ``old``: a new layer at its place in the stack, over
+    ``box`` (the part of ``source`` computed: the old layer's own box), with its opacity, mode,
+    visibility, a copy of its mask and its source parasite, then ``old`` removed. Inside the run's
+    undo group one Ctrl+Z brings the old layer back. Returns the new layer."""
+    Gimp.context_set_interpolation(Gimp.InterpolationType.CUBIC)
+    x, y, w, h = box
+    _, sx, sy = source.get_offsets()
+    _, ox, oy = old.get_offsets()
+    layer = Gimp.Layer.new(image, name, pic.width, pic.height, new_layer_type(image), old.get_opacity(),
+                           old.get_mode())
+    image.insert_layer(layer, old.get_parent(), image.get_item_position(old))
+    write_rect(layer, pic.width, pic.height, RGBA, pic.data)
+    if (pic.width, pic.height) != (w, h):
+        layer.scale(w, h, False)
+    layer.set_offsets(sx + x, sy + y)
+    layer.set_visible(old.get_visible())
+    remember_source(layer, source)
+    mask = old.get_mask()
+    if mask is not None:
+        new_mask = layer.create_mask(Gimp.AddMaskType.WHITE)
+        layer.add_mask(new_mask)
+        write_rect(new_mask, w, h, GRAY, read_rect(mask, sx + x - ox, sy + y - oy, w, h, GRAY))
+    image.remove_layer(old)
     image.set_selected_layers([layer])
     return layer
 

@@ -41,6 +41,7 @@ import request  # noqa: E402
 from daemon_link import UserError  # noqa: E402
 
 PROC = "plug-in-neural-style"
+PROC_CONTINUE = "plug-in-neural-style-continue"
 
 
 def keep(choice):
@@ -55,6 +56,13 @@ COLOR_CHOICES = (
     ("full", "Full colour", "The style's colours (Gatys et al. 2016)"),
     ("luminance", "Luminance only", "Only the style's luminance; the colours stay the layer's"),
     ("histogram", "Colour histogram", "The style recoloured to the layer's colour histogram first"),
+)
+CONTINUE_CHOICES = (
+    ("no", "No: style the photo anew", "Start from the layer the result was made from"),
+    ("new-layer", "Continue from this layer: a new layer",
+     "More steps from this result's own pixels, added as a new layer on top"),
+    ("replace", "Continue from this layer: replace it",
+     "More steps from this result's own pixels, put in its place (one undo step brings it back)"),
 )
 QUALITY_CHOICES = (
     ("preview", "Preview (fast)", "Few steps at a small size: for trying things out"),
@@ -71,11 +79,12 @@ def run(procedure, run_mode, image, drawables, config, run_data):
     source, problem = request.the_one_layer(drawables, image)
     if problem:
         return fail(procedure, Gimp.PDBStatusType.CALLING_ERROR, problem)
+    result = gimp_io.active_result(drawables)   # a result of ours is active: its settings, "Continue"
 
     # From GIMP's menus (the dialog, or Filters > Repeat with the last values) there is a screen:
     # show the Stop window. Scripts (NONINTERACTIVE) never touch GTK.
     # Scripts (NONINTERACTIVE) keep every argument's meaning: Size alone says the detail, a style
-    # layer wins over a style file. From GIMP's menus the aux choices Detail and Style say it.
+    # layer wins over a style file. From GIMP's menus the aux choices Detail, Style and Continue say it.
     interactive = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
     try:
         settings = daemon_link.load_settings()
@@ -85,40 +94,102 @@ def run(procedure, run_mode, image, drawables, config, run_data):
     if interactive:
         dialog.init(PROC)
     if run_mode == Gimp.RunMode.INTERACTIVE:
+        # opened on a result: the dialog starts from that result's settings, and offers to continue it
+        if result is not None:
+            lost = request.restore_settings(config, gimp_io.remembered_settings(result), image)
+            if lost:
+                Gimp.message("Neural style: the settings of '%s' are restored, except: %s."
+                             % (result.get_name(), "; ".join(lost)))
+        else:
+            config.set_property("continue", "no")
         box = request.dialog_box(image, source)
         endpoint = daemon_link.configured_endpoint(client, settings)
 
         def estimate(options):
             return daemon_link.estimate(client, endpoint, box[0], box[1], options)
-        if not dialog.ask(procedure, config, source, box, estimate):
+        if not dialog.ask(procedure, config, source, box, estimate, can_continue=result is not None):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
 
+    go_on = config.get_property("continue") if interactive and result is not None else "no"
+    return stylize_layer(procedure, image, source, config, client, settings, interactive,
+                         config.get_property("style-from") if interactive else None,
+                         config.get_property("detail") if interactive else None, go_on, result)
+
+
+def run_continue(procedure, run_mode, image, drawables, config, run_data):
+    """plug-in-neural-style-continue: more steps on a result layer, with the settings it remembers
+    (for scripts; the dialog offers the same as "Continue from this layer")."""
+    result = gimp_io.active_result(drawables)
+    if result is None:
+        return fail(procedure, Gimp.PDBStatusType.CALLING_ERROR,
+                    "Continuing needs a result layer of Neural Style Transfer (one that remembers its "
+                    "settings): select it.")
+    source, problem = request.the_one_layer(drawables, image)
+    if problem:
+        return fail(procedure, Gimp.PDBStatusType.CALLING_ERROR, problem)
+    if source == result:
+        return fail(procedure, Gimp.PDBStatusType.CALLING_ERROR,
+                    "The layer '%s' that '%s' was made from is gone: nothing to continue from."
+                    % (source.get_name(), result.get_name()))
+    try:
+        settings = daemon_link.load_settings()
+        client = daemon_link.import_client(settings)
+    except UserError as e:
+        return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, str(e))
+    record = gimp_io.remembered_settings(result)
+    values, lost = request.settings_values(record, image)
+    if not (values.get("style-layer") or values.get("style-file")):
+        return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR,
+                    "Cannot continue '%s': %s." % (result.get_name(), "; ".join(lost)))
+    values["size"] = max((record.get("run") or {}).get("size") or [0])   # the size it was worked at
+    values["preview"] = False
+    if config.get_property("steps") > 0:
+        values["steps"] = config.get_property("steps")
+    return stylize_layer(procedure, image, source, request.RecordedValues(values), client, settings, False,
+                         values.get("style-from"), None, config.get_property("mode"), result)
+
+
+def stylize_layer(procedure, image, source, config, client, settings, interactive, style_from, detail,
+                  go_on, result):
+    """Read -> the daemon -> one undo group -> return. ``go_on``: "no" styles ``source`` anew;
+    "new-layer" / "replace" continue from the result layer ``result``'s pixels."""
     try:
         Gimp.progress_init("Neural style: reading the layers")
-        submission, plan = request.read(client, image, source, config,
-                                        config.get_property("style-from") if interactive else None)
+        if go_on == "no":
+            submission, plan = request.read(client, image, source, config, style_from)
+        else:
+            submission, plan = request.read_continue(client, image, source, config, style_from, result)
 
         # The long wait happens before the undo group: GIMP's Cancel kills the plug-in outright.
         Gimp.progress_init("Neural style: connecting to the daemon")
         endpoint = daemon_link.ensure_daemon(client, settings)
-        if interactive and config.get_property("detail") != "size":
+        if detail is not None and detail != "size":
             c = submission.content
             info = daemon_link.estimate(client, endpoint, c.width, c.height, dict(submission.options, size=0))
             request.use_size(submission, plan, daemon_link.detail_size(
-                config.get_property("detail"), config.get_property("size"), info, max(c.width, c.height)))
+                detail, config.get_property("size"), info, max(c.width, c.height)))
+        report = {}
         with dialog.Feedback(image, source, plan, submission.preview, interactive) as feedback:
             Gimp.progress_set_text("Neural style: sending the images" + (" (%s)" % plan.size_note
                                                                          if plan.size_note else ""))
-            pic, stopped = daemon_link.stylize(client, endpoint, submission, feedback)
+            pic, stopped = daemon_link.stylize(client, endpoint, submission, feedback, report)
         Gimp.progress_update(1.0)
         if not source.is_valid():
             raise UserError("The source layer was deleted while the style was being computed.")
+        if go_on != "no" and not result.is_valid():
+            raise UserError("The result layer was deleted while the style was being computed.")
+        record = request.settings_record(config, source, plan, style_from, detail or ("size" if plan.size else "full"),
+                                         report, stopped, result.get_name() if go_on != "no" else None)
 
         Gimp.context_push()
         image.undo_group_start()
         try:
-            gimp_io.add_result_layer(image, source, pic, plan.layer_name(stopped), plan.box,
-                                     plan.mask_from, plan.region_mask)
+            if go_on == "replace":
+                layer = gimp_io.replace_result_layer(image, result, source, pic, plan.layer_name(stopped), plan.box)
+            else:
+                layer = gimp_io.add_result_layer(image, source, pic, plan.layer_name(stopped), plan.box,
+                                                 plan.mask_from, plan.region_mask)
+            gimp_io.remember_settings(layer, record)
             gimp_io.remember_source(image, source, persistent=False)   # for Repeat with a channel active
         finally:
             image.undo_group_end()
@@ -142,10 +213,12 @@ class NeuralStyle(Gimp.PlugIn):
         return False
 
     def do_query_procedures(self):
-        return [PROC]
+        return [PROC, PROC_CONTINUE]
 
     def do_create_procedure(self, name):
         flags = GObject.ParamFlags.READWRITE
+        if name == PROC_CONTINUE:
+            return self.continue_procedure(name, flags)
         p = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         p.set_image_types("RGB*, GRAY*")
         p.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
@@ -220,6 +293,34 @@ class NeuralStyle(Gimp.PlugIn):
             detail.add(nick, i, label, help_)
         p.add_choice_aux_argument("detail", "_Detail", "How much detail to compute (scripts use Size)",
                                   detail, "auto", flags)
+        go_on = keep(Gimp.Choice.new())
+        for i, (nick, label, help_) in enumerate(CONTINUE_CHOICES):
+            go_on.add(nick, i, label, help_)
+        p.add_choice_aux_argument("continue", "Contin_ue from this layer",
+                                  "Opened on a result layer: style the photo anew, or more steps from the "
+                                  "result's own pixels (scripts: plug-in-neural-style-continue)",
+                                  go_on, "no", flags)
+        return p
+
+    def continue_procedure(self, name, flags):
+        """For scripts: more steps on a result layer, with the settings the result remembers."""
+        p = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_continue, None)
+        p.set_image_types("RGB*, GRAY*")
+        p.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        p.set_documentation(
+            "Continue a neural style result: more steps from its own pixels",
+            "The drawable is a result layer of plug-in-neural-style (or its mask). The style, the "
+            "options and the working size come from the settings the result remembers (its "
+            "'neural-style-settings' parasite); the run starts from the result's pixels and adds a new "
+            "layer on top, or replaces the result in one undo step.",
+            name)
+        p.set_attribution("neural-style-gimp contributors", "neural-style-gimp contributors", "2026")
+        mode = keep(Gimp.Choice.new())
+        mode.add("new-layer", 0, "A new layer", "The continued result is added as a new layer on top")
+        mode.add("replace", 1, "Replace the result", "The continued result takes the result layer's place")
+        p.add_choice_argument("mode", "_Mode", "new-layer or replace", mode, "new-layer", flags)
+        p.add_int_argument("steps", "_Steps (0 = as the result)", "More optimisation steps (0 = the result's "
+                           "own step setting)", 0, 5000, 0, flags)
         return p
 
 

@@ -26,6 +26,7 @@ class ResultPlan:
     style: str                            # the style's name ("starry_night + brick" with scale mixing)
     settings: str                         # "full, standard, style weight 3"
     mask_from: Optional[str] = None       # the result's mask: "selection", "channel" or None
+    region_from: Optional[str] = None     # where the style went: "selection", "channel" or None (everywhere)
     region_mask: object = None            # MaskData of the region channel over ``box``, when mask_from == "channel"
     box: tuple = (0, 0, 0, 0)             # what is computed: x, y, w, h in the source layer's coordinates
     preview_masked: bool = False          # mask the live preview to the selection
@@ -236,10 +237,11 @@ def dialog_box(image, source):
     return min(w, bw + 2 * mx), min(h, bh + 2 * my)
 
 
-def read(client, image, source, config, style_from=None):
+def read(client, image, source, config, style_from=None, box=None):
     """Read the styles, the region and the part of the layer to compute: (Submission, ResultPlan).
     Only the region's bounding box plus a margin is sent (all of the layer with no region, or with an
-    outside style, which paints the rest of the layer too); Size is the long edge of that part."""
+    outside style, which paints the rest of the layer too); Size is the long edge of that part.
+    ``box`` (x, y, w, h inside the layer): compute exactly that part instead (a continued result's)."""
     main = pick_style(client, config, "style-layer", "style-file", style_from)
     if main is None:
         raise UserError("Choose a style: a style layer (from any open image) or a style file.")
@@ -250,7 +252,8 @@ def read(client, image, source, config, style_from=None):
     outside = pick_style(client, config, "outside-style-layer", "outside-style-file")
 
     lw, lh = source.get_width(), source.get_height()
-    box = compute_box(region_mask if outside is None else None, lw, lh)
+    if box is None:
+        box = compute_box(region_mask if outside is None else None, lw, lh)
     content = client.ImageData(box[2], box[3], gimp_io.read_rect(source, *box, gimp_io.RGBA))
     if region_mask is not None:
         region_mask = crop_mask(client, region_mask, box)
@@ -288,6 +291,176 @@ def read(client, image, source, config, style_from=None):
                             preview=bool(config.get_property("preview")))
     plan = ResultPlan(style=style_name, settings=settings_label(config), size=options["size"],
                       mask_from=region_from if masked and not styled_outside else None,
-                      region_mask=region_mask, preview_masked=masked, box=box,
+                      region_mask=region_mask, region_from=region_from, preview_masked=masked, box=box,
                       size_note=size_note(options["size"], content.width, content.height))
+    return submission, plan
+
+
+# ---- results remember their settings (issue 13) -----------------------------------------------
+
+PLUGIN_VERSION = "0.1.0"                  # the project's version (daemon/__init__.py's __version__)
+
+# the record's plain values: (key in the record, the procedure's property)
+PLAIN = (("color", "color"), ("quality", "quality"), ("detail", "detail"), ("size", "size"),
+         ("style_weight", "style-weight"), ("steps", "steps"), ("preview", "preview"),
+         ("mask_to_selection", "mask-to-selection"))
+# the record's styles: (key, layer property, file property)
+STYLES = (("style", "style-layer", "style-file"), ("outside_style", "outside-style-layer", "outside-style-file"),
+          ("scale_fine", "scale-fine-layer", "scale-fine-file"))
+
+
+def image_ref(img):
+    """How a record names an open image: its file's path (found again in a later session), else its
+    id (this session only)."""
+    gfile = img.get_file() or img.get_imported_file() or img.get_exported_file()
+    if gfile is not None and (gfile.get_path() or gfile.get_uri()):
+        return {"image": gfile.get_path() or gfile.get_uri()}
+    return {"image_id": img.get_id()}
+
+
+def find_image(ref):
+    for img in Gimp.get_images():
+        if "image_id" in ref and img.get_id() == ref["image_id"]:
+            return img
+        if "image" in ref and image_ref(img).get("image") == ref["image"]:
+            return img
+    return None
+
+
+def style_ref(config, layer_arg, file_arg, prefer=None):
+    """A style as the record names it: {"file": path} or {"layer": name, "image": ...}; None when unset
+    (the same choice as ``pick_style``)."""
+    layer = config.get_property(layer_arg) if prefer != "file" else None
+    gfile = config.get_property(file_arg) if prefer != "layer" else None
+    if gimp_io.item_ok(layer):
+        return dict(layer=layer.get_name(), **image_ref(layer.get_image()))
+    if gfile is not None and (gfile.get_path() or gfile.get_uri()):
+        return {"file": gfile.get_path() or gfile.get_uri()}
+    return None
+
+
+def settings_record(config, source, plan, style_from, detail, report, stopped, continued=None):
+    """What a result layer remembers (gimp_io.SETTINGS_PARASITE): the styles (file path, or layer name
+    and image), every argument and dialog choice by name, its source layer (name and tattoo, which an
+    .xcf keeps) and the box of it that it covers, what the daemon did (working size, steps run, where
+    it started) and the plug-in's version. Small and readable."""
+    record = {"plugin": PLUGIN_VERSION, "box": list(plan.box),
+              "source": {"name": source.get_name(), "tattoo": source.get_tattoo()}}
+    for key, layer_arg, file_arg in STYLES:
+        ref = style_ref(config, layer_arg, file_arg, style_from if key == "style" else None)
+        if ref is not None:
+            record[key] = ref
+    chan = config.get_property("style-mask-channel")
+    if gimp_io.item_ok(chan):
+        record["style_mask_channel"] = dict(channel=chan.get_name(), **image_ref(chan.get_image()))
+    chan = config.get_property("region-channel")
+    record["region"] = {"channel": chan.get_name()} if gimp_io.item_ok(chan) else (
+        "selection" if plan.mask_from == "selection" or plan.region_from == "selection" else "everywhere")
+    for key, prop in PLAIN:
+        record[key] = config.get_property(prop) if prop != "detail" else detail
+    record["style_weight"] = float(record["style_weight"])
+    levels = report.get("levels") or [{}]
+    h_w = levels[-1].get("size") or [0, 0]
+    record["run"] = {"size": [int(h_w[1]), int(h_w[0])], "steps": int(report.get("steps_done") or 0),
+                     "init": report.get("init") or "content", "device": report.get("device"),
+                     "stopped": bool(stopped)}
+    if continued is not None:
+        record["run"]["continued_from"] = continued
+    return record
+
+
+def settings_values(record, image):
+    """The procedure's property values a record restores ({property: value}), and the sentences for
+    what it could not (a style file gone, a layer or channel no longer open)."""
+    from gi.repository import Gio
+    values, lost = {}, []
+    for key, prop in PLAIN:
+        if key in record:
+            values[prop] = record[key]
+    for key, layer_arg, file_arg in STYLES:
+        ref = record.get(key)
+        values[layer_arg], values[file_arg] = None, None
+        if not isinstance(ref, dict):
+            continue
+        if "file" in ref:
+            gfile = Gio.File.new_for_commandline_arg(ref["file"])
+            if gfile.query_exists(None):
+                values[file_arg] = gfile
+            else:
+                lost.append("the style file %s is gone" % ref["file"])
+        else:
+            img = find_image(ref)
+            layer = img.get_layer_by_name(ref.get("layer", "")) if img is not None else None
+            if gimp_io.item_ok(layer):
+                values[layer_arg] = layer
+            else:
+                lost.append("the style layer '%s' is not open" % ref.get("layer"))
+        if key == "style":
+            values["style-from"] = "file" if "file" in ref else "layer"
+    values["style-mask-channel"] = values["region-channel"] = None
+    ref = record.get("style_mask_channel")
+    if isinstance(ref, dict):
+        img = find_image(ref)
+        chan = img.get_channel_by_name(ref.get("channel", "")) if img is not None else None
+        if gimp_io.item_ok(chan):
+            values["style-mask-channel"] = chan
+        else:
+            lost.append("the style mask channel '%s' is not open" % ref.get("channel"))
+    ref = record.get("region")
+    if isinstance(ref, dict):
+        chan = image.get_channel_by_name(ref.get("channel", ""))
+        if gimp_io.item_ok(chan):
+            values["region-channel"] = chan
+        else:
+            lost.append("the region channel '%s' is gone" % ref.get("channel"))
+    return values, lost
+
+
+def restore_settings(config, record, image):
+    """Set ``config`` from a result's record (the dialog then starts from that result's settings);
+    returns what could not be restored, as sentences."""
+    values, lost = settings_values(record, image)
+    for prop, value in values.items():
+        try:
+            config.set_property(prop, value)
+        except (TypeError, ValueError) as e:        # a value this version no longer takes
+            lost.append("%s (%s)" % (prop, e))
+    return lost
+
+
+class RecordedValues:
+    """A result's record as the procedure's values (``get_property``), for a script's continue run:
+    what the record does not say takes the procedure's default."""
+    DEFAULTS = {"color": "full", "quality": "standard", "detail": "size", "size": 0, "style-weight": 1.0,
+                "steps": 0, "preview": False, "mask-to-selection": True, "style-from": "file"}
+
+    def __init__(self, values):
+        self.values = dict(values)
+
+    def get_property(self, name):
+        return self.values.get(name, self.DEFAULTS.get(name))
+
+
+def read_continue(client, image, source, config, style_from, result):
+    """Like ``read``, for more steps from a result layer's own pixels: the content is the box the
+    result covers (the box it was made for), the daemon starts from the result's pixels there (its
+    ``init`` frame, the content's size) and runs the final pyramid level only (the result already has
+    the structure). The region is the selection or region channel as for any run, else the result's
+    own layer mask."""
+    x, y, w, h = gimp_io.result_box(result, source)
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(source.get_width(), x + w), min(source.get_height(), y + h)
+    if x1 <= x0 or y1 <= y0:
+        raise UserError("The result layer '%s' no longer lies over its source layer '%s': move it back, or "
+                        "choose to start from the photo." % (result.get_name(), source.get_name()))
+    box = x0, y0, x1 - x0, y1 - y0
+    submission, plan = read(client, image, source, config, style_from, box=box)
+    submission.init = gimp_io.result_pixels(client, result, source, box)
+    submission.options["levels"] = 1
+    if plan.region_mask is None and result.get_mask() is not None and not submission.regions:
+        mask = gimp_io.result_mask(client, result)
+        submission.regions.append({"content_mask": mask, "style": 0, "style_mask": None, "invert": False})
+        plan.region_mask = mask
+        plan.mask_from = "channel" if config.get_property("mask-to-selection") else None
+    plan.settings += ", continued"
     return submission, plan
