@@ -84,19 +84,25 @@ def run(procedure, run_mode, image, drawables, config, run_data):
         return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, str(e))
     if interactive:
         dialog.init(PROC)
+    live = None
     if run_mode == Gimp.RunMode.INTERACTIVE:
         box = request.dialog_box(image, source)
         endpoint = daemon_link.configured_endpoint(client, settings)
 
         def estimate(options):
             return daemon_link.estimate(client, endpoint, box[0], box[1], options)
-        if not dialog.ask(procedure, config, source, box, estimate):
+        # the dialog's live preview renders what OK would send (request.read, re-read only when needed)
+        live = dialog.LiveSource(client, settings, lambda: request.read(
+            client, image, source, config, config.get_property("style-from")))
+        if not dialog.ask(procedure, config, source, box, estimate, live):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
 
     try:
         Gimp.progress_init("Neural style: reading the layers")
         submission, plan = request.read(client, image, source, config,
                                         config.get_property("style-from") if interactive else None)
+        if live is not None and live.warm:     # the same content: start from the preview, upscaled
+            submission.options["init"] = "last"
 
         # The long wait happens before the undo group: GIMP's Cancel kills the plug-in outright.
         Gimp.progress_init("Neural style: connecting to the daemon")
