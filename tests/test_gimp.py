@@ -252,7 +252,8 @@ class LiveDialog:
         self.out = tmp_path / "gimp.out"
         with open(self.out, "w") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                         env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL)
+                                         env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
         self.wait(lambda: (self.dir / "window").exists(), "the dialog's window")
         assert (self.dir / "window").read_text().strip(), "the dialog did not open"
 
@@ -260,7 +261,9 @@ class LiveDialog:
         deadline = time.monotonic() + guard
         while not ready():
             assert self.proc.poll() is None, f"GIMP ended while waiting for {what}:\n{self.out.read_text()[-4000:]}"
-            assert time.monotonic() < deadline, f"no {what} within {guard} s (a guard)"
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"no {what} within {guard} s (a guard):\n{self.out.read_text()[-3000:]}")
             time.sleep(0.1)
 
     def previews_done(self):
@@ -274,6 +277,15 @@ class LiveDialog:
         done = self.dir / f"done{self.n}"
         self.wait(done.exists, f"step '{line}'")
         self.n += 1
+
+    def kill(self):
+        """End GIMP, Xvfb and the step runner (their own session) after a failed wait."""
+        import signal
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
 
     def finish(self):
         self.proc.wait(timeout=600)
@@ -293,7 +305,7 @@ def preview_changed_pixels(a: Path, b: Path) -> int:
 def test_the_dialog_previews_live_a_change_restyles_it_and_ok_starts_from_it(tmp_path, gimp_console, daemon):
     """The dialog's live preview in GIMP's GUI: a styled preview appears beside the settings; Colour
     changed through the GUI (keyboard: Alt+U, Down) re-renders it and the pane's picture changes; OK
-    then adds the layer, and the full-size run starts from the preview (the daemon's kept result for
+    (clicked) then adds the layer, and the full-size run starts from the preview (the daemon's kept result for
     this content is used once more: init "last"). NEURAL_STYLE_DOCS_SHOTS=1 keeps docs/dialog-live.png."""
     from shared.client import DaemonClient
     live = LiveDialog(tmp_path, gimp_console, daemon, "case_dialog_live.py", content=str(CONTENT),
@@ -307,7 +319,7 @@ def test_the_dialog_previews_live_a_change_restyles_it_and_ok_starts_from_it(tmp
     changed = preview_changed_pixels(first, second)
     with DaemonClient(daemon, timeout=10.0) as c:
         hits = c.status()["results"]["hits"]
-    live.step("key alt+o")                               # OK
+    live.step("click 68 42")                             # OK (GIMP's dialog: its bottom-right button)
     r = live.finish()
     assert r["ok"], f"{r['status']}: {r['error']}"
     assert changed > 4000, f"only {changed} pixels of the dialog changed: the preview did not change"
