@@ -324,7 +324,7 @@ def test_the_dialog_previews_live_a_change_restyles_it_and_ok_starts_from_it(tmp
     assert r["ok"], f"{r['status']}: {r['error']}"
     assert changed > 4000, f"only {changed} pixels of the dialog changed: the preview did not change"
     assert len(r["layers"]) == 2 and r["source_unchanged"], r["layers"]
-    assert r["mean_abs_diff"] > 4, "the new layer is stylized"
+    assert r["mean_abs_diff"] > 1, "the new layer is stylized (luminance only, inside the selection)"
     with DaemonClient(daemon, timeout=10.0) as c:
         assert c.status()["results"]["hits"] == hits + 1, "OK's run did not start from the preview (init last)"
     if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
