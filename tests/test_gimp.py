@@ -328,7 +328,7 @@ def test_the_dialog_previews_live_a_change_restyles_it_and_ok_starts_from_it(tmp
     with DaemonClient(daemon, timeout=10.0) as c:
         assert c.status()["results"]["hits"] == hits + 1, "OK's run did not start from the preview (init last)"
     if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
-        shutil.copy(second, ROOT / "docs" / "dialog-live.png")
+        shutil.copy(first, ROOT / "docs" / "dialog-live.png")      # the styled preview, full colour
 
 
 def test_the_dialog_with_a_live_preview_cancelled_leaves_the_image_untouched(tmp_path, gimp_console, daemon):
