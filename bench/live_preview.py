@@ -85,6 +85,9 @@ def main():
     ap.add_argument("--quality", default="preview")
     ap.add_argument("--endpoint")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, help="the preview's steps (default: what the quality says); the first "
+                    "update does not depend on it, the settled time does")
+    ap.add_argument("--debounce", type=float, default=live_preview.DEBOUNCE_S)
     ap.add_argument("--cold", action="store_true", help="start every re-render from the content (no init last)")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -102,7 +105,8 @@ def main():
     changes = [("first preview", {}), ("style weight x3", {"style_weight": 3.0}),
                ("colour: luminance", {"color": "luminance"}), ("style weight back", {"style_weight": 1.0}),
                ("colour: full", {"color": "full"})]
-    live = live_preview.LivePreview(shared_client, endpoint, long_edge=args.size, warm=not args.cold)
+    live = live_preview.LivePreview(shared_client, endpoint, long_edge=args.size, warm=not args.cold,
+                                    steps=args.steps, debounce=args.debounce)
     rows = []
     try:
         opts = dict(base)
@@ -118,7 +122,8 @@ def main():
             proc.kill()
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": m, "size": args.size, "quality": args.quality,
-                                               "warm": not args.cold, "rows": rows}, indent=1))
+                                               "warm": not args.cold, "steps": args.steps,
+                                               "debounce": args.debounce, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -226,6 +227,120 @@ def test_the_dialog_opens_in_two_tiers_and_escape_cancels(tmp_path, gimp_console
     assert shot.exists() and shot.stat().st_size > 10000, "the dialog was on screen"
     if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
         shutil.copy(shot, ROOT / "docs" / "dialog.png")
+
+
+class LiveDialog:
+    """The plug-in's dialog in GIMP's GUI under Xvfb (tests/gimp/live_gui.sh), driven step by step:
+    the test waits for the daemon's log (a live preview job done), then asks for a picture of the
+    dialog or types keys into it. Every wait is for an event; the timeouts are guards only."""
+
+    LIVE_DONE = re.compile(r"job \S+ done 'live preview'")
+
+    def __init__(self, tmp_path, gimp_console, daemon, case, **params):
+        pre = prefix()
+        gui = gimp_console.replace("gimp-console", "gimp")
+        if not all(has(pre + ["sh", "-c", f"command -v {n}"]) for n in ("xvfb-run", "xdotool", gui)):
+            missing(f"{gui}, xvfb-run or xdotool is missing (this case drives the dialog in GIMP's GUI)")
+        self.dir = tmp_path / "steps"
+        self.dir.mkdir()
+        self.n = 0
+        self.log = DAEMON_LOG["path"]
+        self.log_from = self.log.stat().st_size
+        script = batch_script(tmp_path, case, **params)
+        cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / "live_gui.sh"), gui,
+                     str(script), str(self.dir)]
+        self.out = tmp_path / "gimp.out"
+        with open(self.out, "w") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                         env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        self.wait(lambda: (self.dir / "window").exists(), "the dialog's window")
+        assert (self.dir / "window").read_text().strip(), "the dialog did not open"
+
+    def wait(self, ready, what, guard=300):
+        deadline = time.monotonic() + guard
+        while not ready():
+            assert self.proc.poll() is None, f"GIMP ended while waiting for {what}:\n{self.out.read_text()[-4000:]}"
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"no {what} within {guard} s (a guard):\n{self.out.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def previews_done(self):
+        with open(self.log, errors="replace") as f:
+            f.seek(self.log_from)
+            return len(self.LIVE_DONE.findall(f.read()))
+
+    def step(self, line):
+        (self.dir / f"step{self.n}.part").write_text(line + "\n")
+        (self.dir / f"step{self.n}.part").rename(self.dir / f"step{self.n}")
+        done = self.dir / f"done{self.n}"
+        self.wait(done.exists, f"step '{line}'")
+        self.n += 1
+
+    def kill(self):
+        """End GIMP, Xvfb and the step runner (their own session) after a failed wait."""
+        import signal
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def finish(self):
+        self.proc.wait(timeout=600)
+        proc = subprocess.CompletedProcess(self.proc.args, self.proc.returncode, self.out.read_text(errors="replace"), "")
+        return result_of(proc)
+
+
+def preview_changed_pixels(a: Path, b: Path) -> int:
+    """How many pixels differ between two pictures of the dialog (the same size)."""
+    import numpy as np
+    from PIL import Image
+    x, y = (np.asarray(Image.open(p).convert("RGB"), np.int16) for p in (a, b))
+    assert x.shape == y.shape, "the dialog changed its size"
+    return int((np.abs(x - y).max(axis=2) > 8).sum())
+
+
+def test_the_dialog_previews_live_a_change_restyles_it_and_ok_starts_from_it(tmp_path, gimp_console, daemon):
+    """The dialog's live preview in GIMP's GUI: a styled preview appears beside the settings; Colour
+    changed through the GUI (keyboard: Alt+U, Down) re-renders it and the pane's picture changes; OK
+    (clicked) then adds the layer, and the full-size run starts from the preview (the daemon's kept result for
+    this content is used once more: init "last"). NEURAL_STYLE_DOCS_SHOTS=1 keeps docs/dialog-live.png."""
+    from shared.client import DaemonClient
+    live = LiveDialog(tmp_path, gimp_console, daemon, "case_dialog_live.py", content=str(CONTENT),
+                      style=str(STYLE), width=WIDTH, height=HEIGHT, steps=STEPS)
+    live.wait(lambda: live.previews_done() >= 1, "first settled preview")
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    live.step(f"shot {first}")
+    live.step("key alt+u Down")                          # Colour: full -> luminance
+    live.wait(lambda: live.previews_done() >= 2, "preview after the change")
+    live.step(f"shot {second}")
+    changed = preview_changed_pixels(first, second)
+    with DaemonClient(daemon, timeout=10.0) as c:
+        hits = c.status()["results"]["hits"]
+    live.step("click 68 42")                             # OK (GIMP's dialog: its bottom-right button)
+    r = live.finish()
+    assert r["ok"], f"{r['status']}: {r['error']}"
+    assert changed > 4000, f"only {changed} pixels of the dialog changed: the preview did not change"
+    assert len(r["layers"]) == 2 and r["source_unchanged"], r["layers"]
+    assert r["mean_abs_diff"] > 1, "the new layer is stylized (luminance only, inside the selection)"
+    with DaemonClient(daemon, timeout=10.0) as c:
+        assert c.status()["results"]["hits"] == hits + 1, "OK's run did not start from the preview (init last)"
+    if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
+        shutil.copy(first, ROOT / "docs" / "dialog-live.png")      # the styled preview, full colour
+
+
+def test_the_dialog_with_a_live_preview_cancelled_leaves_the_image_untouched(tmp_path, gimp_console, daemon):
+    """Escape in the dialog once its preview is there: no layer is added, the source's pixels are
+    the same, and nothing stays on the canvas."""
+    live = LiveDialog(tmp_path, gimp_console, daemon, "case_dialog_live.py", content=str(CONTENT),
+                      style=str(STYLE), width=WIDTH, height=HEIGHT, steps=STEPS)
+    live.wait(lambda: live.previews_done() >= 1, "first settled preview")
+    live.step("key Escape")
+    r = live.finish()
+    assert r["cancelled"], r["status"]
+    assert len(r["layers"]) == 1 and r["source_unchanged"], r["layers"]
 
 
 def test_style_layer_of_another_image_in_luminance_mode_without_selection(tmp_path, gimp_console, daemon):

@@ -3,6 +3,8 @@ the live preview on the canvas and (from GIMP's menus) a small window with a Sto
 
 GTK and GimpUi are imported only in interactive runs; scripts (NONINTERACTIVE) never touch GTK.
 """
+import threading
+
 import gi
 
 gi.require_version("Gimp", "3.0")
@@ -10,6 +12,7 @@ from gi.repository import Gimp  # noqa: E402
 
 import daemon_link  # noqa: E402
 import gimp_io  # noqa: E402
+import live_preview  # noqa: E402
 
 TITLE = "Neural Style Transfer"
 
@@ -28,23 +31,26 @@ def init(name):
     GimpUi.init(name)
 
 
-def ask(procedure, config, source=None, box=None, estimate=None, can_continue=False):
+def ask(procedure, config, source=None, box=None, estimate=None, live=None, can_continue=False):
     """GIMP's dialog for the procedure, in two tiers; True when the user chose OK. ``box``: width
     and height of what will be computed; ``estimate(options)``: the daemon's estimate or None;
+    ``live``: a ``LiveSource`` for the preview pane beside the settings (None: no pane);
     ``can_continue``: opened on a result layer, which can be continued."""
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi
     dialog = GimpUi.ProcedureDialog.new(procedure, config, TITLE)
-    watches = fill(dialog, config, box, estimate)
+    watches = fill(dialog, config, box, estimate, live)
     continue_choice(dialog, can_continue)
     ok = dialog.run()
     for w in watches:
         config.disconnect(w)
     dialog.destroy()
+    if live is not None:
+        live.close()            # Cancel or OK: the preview's job is cancelled, nothing in the image changed
     return ok
 
 
-def fill(dialog, config, box=None, estimate=None):
+def fill(dialog, config, box=None, estimate=None, live=None):
     """The settings column: Style (file or layer, one choice, with a thumbnail), colour, detail with
     the time it will take, quality, strength, live preview; an "Advanced" expander with regions,
     outside style, style mask, scale mixing and steps. The column is the "settings" box inside a
@@ -67,6 +73,8 @@ def fill(dialog, config, box=None, estimate=None):
         dialog.fill(["main"])
         watches += style_choice(dialog, config, basics, Gtk)
         watches += estimate_line(dialog, config, note, box, estimate, Gtk)
+        if live is not None:
+            watches += live.attach(main, config, Gtk)
         return watches
     except Exception:  # noqa: BLE001 - an older or newer GimpUi: the plain dialog still works
         import traceback
@@ -192,6 +200,185 @@ def detail_text(detail, info, box):
     if detail == "auto":
         return "Auto: full resolution fits, about %s on %s." % (full, info.get("device", "?"))
     return daemon_link.estimate_text(info, w, h)
+
+
+# ---- the live preview pane (issue 13) -----------------------------------------------------------
+
+PANE = 256          # the pane's long edge at least (a small area is shown scaled up), at most LONG_EDGE
+DRAIN_MS = 50       # how often the pane takes the preview worker's events (on GTK's thread)
+# What request.read takes from GIMP: only a change of one of these reads pixels again; any other
+# setting only changes the options of the cached read.
+READ_INPUTS = ("style-from", "style-file", "style-layer", "style-mask-channel", "region-channel",
+               "outside-style-layer", "outside-style-file", "scale-fine-layer", "scale-fine-file")
+
+
+def pane_size(width, height):
+    """The pane's picture size for an area of ``width`` × ``height``: its long edge between PANE
+    and LONG_EDGE (the preview is rendered at most LONG_EDGE px; a small area is shown bigger)."""
+    long_edge = max(1, int(width), int(height))
+    shown = min(live_preview.LONG_EDGE, max(PANE, long_edge))
+    return max(1, round(width * shown / long_edge)), max(1, round(height * shown / long_edge))
+
+
+def pixbuf(pic, width, height):
+    """A GdkPixbuf of an RGBA ImageData, scaled to ``width`` × ``height``."""
+    gi.require_version("GdkPixbuf", "2.0")
+    from gi.repository import GdkPixbuf, GLib
+    pb = GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(bytes(pic.data)), GdkPixbuf.Colorspace.RGB, True, 8,
+                                         pic.width, pic.height, pic.width * 4)
+    if (pic.width, pic.height) != (width, height):
+        pb = pb.scale_simple(width, height, GdkPixbuf.InterpType.BILINEAR)
+    return pb
+
+
+class LiveSource:
+    """The dialog's live preview: a pane beside the settings with the area being styled (what
+    ``read()`` returns: ``request.read``'s Submission, the selection's box plus margin or the layer),
+    re-rendered by the daemon through ``live_preview.LivePreview`` whenever a setting changes.
+
+    GIMP's pixels are read on GTK's thread, and only when a ``READ_INPUTS`` setting changes; every
+    other change only builds a new submission from the cached read. All socket work stays in the
+    LivePreview's thread (and the daemon, when none answers, is started in a thread of its own);
+    the pane takes its events every ``DRAIN_MS``. Until the first styled image it shows the content.
+    ``warm`` afterwards: the daemon keeps a preview result for this content, so OK's full-size run
+    can start from it (``init: "last"``)."""
+
+    def __init__(self, client, settings, read):
+        self.client = client
+        self.settings = settings
+        self.read = read
+        self.endpoint = daemon_link.configured_endpoint(client, settings)
+        self.worker = None          # the LivePreview while the Live preview box is on
+        self.content = None         # the cached read (a Submission)
+        self.problem = None         # why there is no read (no style yet, an empty selection...)
+        self.sent = None            # what was last asked for (identical changes render nothing)
+        self.warm = False           # a styled preview arrived: the daemon keeps a result for this content
+        self.closed = False
+        self.pending = False
+        self.daemon_problem = []    # the daemon-starting thread's error, read on GTK's thread
+
+    # ---- GTK's thread -----------------------------------------------------------------------------
+    def attach(self, main, config, Gtk):
+        """Build the pane beside the settings in ``main``; returns the ids of handlers on ``config``."""
+        from gi.repository import GLib
+        self.config, self.GLib = config, GLib
+        pane = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+        frame = Gtk.Frame()
+        frame.set_shadow_type(Gtk.ShadowType.IN)
+        self.image = Gtk.Image()
+        self.image.set_size_request(*pane_size(PANE, PANE))
+        frame.add(self.image)
+        self.label = Gtk.Label(label="")
+        self.label.set_line_wrap(True)
+        self.label.set_max_width_chars(36)
+        self.label.set_xalign(0.0)
+        pane.pack_start(frame, False, False, 0)
+        pane.pack_start(self.label, False, False, 0)
+        main.pack_start(pane, False, False, 0)
+        pane.show_all()
+        threading.Thread(target=self._start_daemon, name="neural-style-start-daemon", daemon=True).start()
+        GLib.timeout_add(DRAIN_MS, self._drain)
+        self._schedule()
+        return [config.connect("notify", self._notify)]
+
+    def _notify(self, config, pspec):
+        if pspec.name in READ_INPUTS:
+            self.content, self.problem = None, None
+        self._schedule()
+
+    def _schedule(self):
+        """Update once GTK is idle (a burst of notifications is one update)."""
+        if not self.pending and not self.closed:
+            self.pending = True
+            self.GLib.idle_add(self._update)
+
+    def _update(self):
+        self.pending = False
+        if self.closed:
+            return False
+        config = self.config
+        if self.content is None and self.problem is None:
+            try:
+                self.content = self.read()[0]
+                self._show(self.content.content)         # the area itself until the first styled image
+            except daemon_link.UserError as e:
+                self.problem = str(e)
+            except Exception as e:  # noqa: BLE001 - the preview never breaks the dialog
+                self.problem = "No preview: %s: %s" % (type(e).__name__, e)
+        if not config.get_property("preview"):
+            self._stop_worker(wait=False)
+            self.label.set_text("Live preview is off.")
+            return False
+        if self.problem is not None:
+            self._stop_worker(wait=False)
+            self.label.set_text(self.problem)
+            return False
+        sub = self.submission(config)
+        key = (id(self.content), sorted(sub.options.items()))
+        if self.worker is not None and key == self.sent:
+            return False
+        self.sent = key
+        if self.worker is None:
+            self.worker = live_preview.LivePreview(self.client, self.endpoint)
+        self.worker.request(sub)
+        return False
+
+    def submission(self, config):
+        """The cached read with the options the settings say now (the preview's size: Detail's
+        custom Size, else the area's own, at most LONG_EDGE px in LivePreview)."""
+        from dataclasses import replace
+        options = dict(self.content.options)
+        options.update(quality=config.get_property("quality"), color=config.get_property("color"),
+                       style_weight=float(config.get_property("style-weight")),
+                       size=int(config.get_property("size")) if config.get_property("detail") == "size" else 0)
+        steps = int(config.get_property("steps"))
+        if steps > 0:
+            options["steps"] = steps
+        else:
+            options.pop("steps", None)
+        return replace(self.content, options=options)
+
+    def _show(self, pic):
+        w, h = pane_size(self.content.content.width, self.content.content.height) if self.content else \
+            pane_size(pic.width, pic.height)
+        self.image.set_size_request(w, h)
+        self.image.set_from_pixbuf(pixbuf(pic, w, h))
+
+    def _drain(self):
+        if self.closed:
+            return False
+        while self.daemon_problem:
+            self.label.set_text(self.daemon_problem.pop(0))
+        if self.worker is not None:
+            for ev in self.worker.events():
+                kind = ev.get("type")
+                if kind == "image":
+                    self.warm = True             # kept by the daemon, even a cancelled job's image
+                    if not ev.get("outdated"):
+                        self._show(ev["image"])
+                elif kind in ("status", "error"):
+                    self.label.set_text(ev.get("text", ""))
+        return True
+
+    def _stop_worker(self, wait=True):
+        """End the worker (it cancels its job); ``wait=False`` while the dialog is up: it never freezes."""
+        if self.worker is not None:
+            self.worker.close(timeout=5.0 if wait else 0)
+            self.worker, self.sent = None, None
+
+    def close(self):
+        """Cancel or OK: the running preview job is cancelled, the pane stops."""
+        self.closed = True
+        self._stop_worker()
+
+    # ---- a thread of its own ----------------------------------------------------------------------
+    def _start_daemon(self):
+        try:
+            daemon_link.ensure_daemon(self.client, self.settings)
+        except daemon_link.UserError as e:
+            self.daemon_problem.append(str(e))
+        except Exception as e:  # noqa: BLE001
+            self.daemon_problem.append("The daemon could not be started: %s" % e)
 
 
 def Gdk_hint():

@@ -93,6 +93,7 @@ def run(procedure, run_mode, image, drawables, config, run_data):
         return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, str(e))
     if interactive:
         dialog.init(PROC)
+    live = None
     if run_mode == Gimp.RunMode.INTERACTIVE:
         # opened on a result: the dialog starts from that result's settings, and offers to continue it
         if result is not None:
@@ -107,13 +108,17 @@ def run(procedure, run_mode, image, drawables, config, run_data):
 
         def estimate(options):
             return daemon_link.estimate(client, endpoint, box[0], box[1], options)
-        if not dialog.ask(procedure, config, source, box, estimate, can_continue=result is not None):
+        # the dialog's live preview renders what OK would send (request.read, re-read only when needed)
+        live = dialog.LiveSource(client, settings, lambda: request.read(
+            client, image, source, config, config.get_property("style-from")))
+        if not dialog.ask(procedure, config, source, box, estimate, live, can_continue=result is not None):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
 
     go_on = config.get_property("continue") if interactive and result is not None else "no"
     return stylize_layer(procedure, image, source, config, client, settings, interactive,
                          config.get_property("style-from") if interactive else None,
-                         config.get_property("detail") if interactive else None, go_on, result)
+                         config.get_property("detail") if interactive else None, go_on, result,
+                         warm=live is not None and live.warm)
 
 
 def run_continue(procedure, run_mode, image, drawables, config, run_data):
@@ -150,13 +155,16 @@ def run_continue(procedure, run_mode, image, drawables, config, run_data):
 
 
 def stylize_layer(procedure, image, source, config, client, settings, interactive, style_from, detail,
-                  go_on, result):
+                  go_on, result, warm=False):
     """Read -> the daemon -> one undo group -> return. ``go_on``: "no" styles ``source`` anew;
-    "new-layer" / "replace" continue from the result layer ``result``'s pixels."""
+    "new-layer" / "replace" continue from the result layer ``result``'s pixels. ``warm``: the dialog's
+    live preview styled the same content, so the daemon starts from its kept preview (init "last")."""
     try:
         Gimp.progress_init("Neural style: reading the layers")
         if go_on == "no":
             submission, plan = request.read(client, image, source, config, style_from)
+            if warm:     # the dialog's preview ran on the same content: start from it, upscaled
+                submission.options["init"] = "last"
         else:
             submission, plan = request.read_continue(client, image, source, config, style_from, result)
 

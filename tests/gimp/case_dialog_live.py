@@ -1,0 +1,42 @@
+# Runs INSIDE GIMP 3's GUI (python-fu-eval batch interpreter). tests/test_gimp.py puts `PARAMS = {...}`
+# and tests/gimp/common.py above this text. Prints one line "RESULT {json}".
+#
+# The dialog's live preview: a photo with an ellipse selected, the filter run INTERACTIVE with a style
+# file already picked (as after an earlier run), quality "preview" and few steps. The test drives the
+# dialog through tests/gimp/live_gui.sh (pictures, a changed Colour, then OK or Escape); this script
+# records what the run did to the image: its layers and the source's pixels before and after.
+import hashlib
+
+out = {}
+try:
+    img = load(PARAMS["content"])
+    Gimp.Display.new(img)
+    Gimp.displays_flush()
+    src = img.get_layers()[0]
+    w, h = src.get_width(), src.get_height()
+    img.select_ellipse(Gimp.ChannelOps.REPLACE, int(w * 0.2), int(h * 0.15), int(w * 0.6), int(h * 0.7))
+    before = hashlib.sha256(px(src, "R'G'B'A u8", w, h)).hexdigest()
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [src])
+    cfg.set_property("style-file", Gio.File.new_for_path(PARAMS["style"]))
+    cfg.set_property("quality", "preview")
+    cfg.set_property("steps", PARAMS["steps"])
+    cfg.set_property("preview", True)
+    res = proc.run(cfg)
+    out["status"] = str(res.index(0))
+    out["ok"] = res.index(0) == Gimp.PDBStatusType.SUCCESS
+    out["cancelled"] = res.index(0) == Gimp.PDBStatusType.CANCEL
+    out["error"] = Gimp.get_pdb().get_last_error()
+    out["source_unchanged"] = hashlib.sha256(px(src, "R'G'B'A u8", w, h)).hexdigest() == before
+    new = new_layer(img, src, out)
+    if new is not None:
+        a = px(src, "R'G'B'A u8", w, h)
+        b = px(new, "R'G'B'A u8", new.get_width(), new.get_height()) if out["new_size"] == [w, h] else a
+        out["mean_abs_diff"] = sum(abs(x - y) for x, y in zip(a, b)) / len(a)
+except Exception:
+    import traceback
+    out["exception"] = traceback.format_exc()
+print("RESULT " + json.dumps(out), flush=True)
