@@ -34,7 +34,7 @@ STYLE = rgba(example("starry_night.jpg", 48))
 
 
 def submission(**options):
-    opts = {"size": 48, "steps": 6, "levels": 1}
+    opts = {"size": 48}
     opts.update(options)
     return daemon_link.Submission(content=CONTENT, styles=[STYLE], options=opts)
 
@@ -50,8 +50,8 @@ def collect(live, until, what):
     raise AssertionError(f"no {what} after {HANG} s; events: {[e.get('text', e['type']) for e in got]}")
 
 
-def make(endpoint, **kw):
-    return live_preview.LivePreview(shared_client, endpoint, warm=WARM, **kw)
+def make(endpoint, steps=6, **kw):
+    return live_preview.LivePreview(shared_client, endpoint, warm=WARM, steps=steps, **kw)
 
 
 def settled(evs):
@@ -91,8 +91,10 @@ def test_a_burst_of_changes_renders_once_and_an_outdated_job_is_cancelled(daemon
             live.request(submission(style_weight=w))
         evs = collect(live, settled, "the burst's preview")
         assert len({e["job"] for e in evs if e.get("job")}) == 1
-        live.request(submission(steps=400))      # a long job...
+        live.steps = 400
+        live.request(submission(style_weight=4.5))   # a long job...
         evs = collect(live, lambda ev: any(e["type"] == "image" for e in ev), "the long job's first image")
+        live.steps = 6
         live.request(submission(style_weight=5.0))   # ...made outdated at once
         evs += collect(live, settled, "the newer preview")
         assert any(e["type"] == "image" and e["outdated"] for e in evs), "the outdated job was not cancelled"
@@ -132,9 +134,22 @@ def test_an_error_the_artist_must_fix_is_shown_not_retried(daemon):
         live.close()
 
 
+def test_a_re_render_of_the_same_content_runs_a_quarter_of_the_steps_from_the_last_one(daemon):
+    live = make(daemon, steps=None, debounce=0.05)
+    try:
+        live.request(submission(style_weight=1.0))
+        first = [e for e in collect(live, settled, "the first preview") if e["type"] == "image"]
+        live.request(submission(style_weight=3.0))
+        again = [e for e in collect(live, settled, "the re-render") if e["type"] == "image"]
+        assert max(e["total"] or 0 for e in first) == live_preview.COLD_STEPS
+        assert max(e["total"] or 0 for e in again) == live_preview.WARM_STEPS
+    finally:
+        live.close()
+
+
 def test_close_ends_the_worker_and_cancels_its_job(daemon):
-    live = make(daemon, debounce=0.05)
-    live.request(submission(steps=2000))
+    live = make(daemon, debounce=0.05, steps=2000)
+    live.request(submission())
     collect(live, lambda ev: any(e["type"] == "image" for e in ev), "a first image")
     t = time.monotonic()
     live.close(timeout=30)

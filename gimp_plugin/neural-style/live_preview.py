@@ -7,7 +7,8 @@ The dialog calls ``request(submission)`` on every change of a setting; the newes
 - requests closer together than ``debounce`` seconds are one request (a slider being dragged);
 - a running job whose settings are outdated is cancelled (the daemon answers with its image so far);
 - every re-render asks for ``init: "last"``: it starts from the daemon's last result for the same
-  content (the current preview, resampled and re-masked), so a small change needs few steps;
+  content (the current preview, resampled and re-masked), so a small change needs few steps: a first
+  render runs the preview preset's 60 steps, a re-render of the same content a quarter of them;
 - the daemon's ``preview`` events (every step: a preview is small) and its result come back as
   ``{"type": "image", ...}`` events, and what runs as ``{"type": "status", "text": ...}``.
 
@@ -23,6 +24,13 @@ from dataclasses import replace
 LONG_EDGE = 384            # the preview's long edge at most (issue 13)
 DEBOUNCE_S = 0.3
 RETRY_S = 2.0
+# The preview's own schedule: the daemon's preview preset (daemon/engine/presets.py: one level, 60
+# steps) for a first render of some content, a quarter of it for a re-render that starts from the last
+# one (BENCHMARKS.md, warm re-runs: a quarter of the steps lands within 5 % of a cold run). The
+# quality the artist chose is what OK renders at full size.
+QUALITY = "preview"
+COLD_STEPS = 60
+WARM_STEPS = 15
 RETRIED = ("no_daemon", "timeout", "job_lost", "busy", "queue_full", "daemon_failed", "out_of_memory")
 
 
@@ -46,6 +54,7 @@ class LivePreview:
         self.steps = steps                  # the preview's steps (None: what the quality says)
         self.warm = warm                    # start each re-render from the daemon's last result
         self.latest = None                  # the newest image shown (ImageData)
+        self._rendered = None               # the content the daemon last rendered for us
         self._events = queue.Queue()
         self._lock = threading.Condition()
         self._wanted = None                 # (serial, submission, asked_at): the newest request
@@ -152,6 +161,10 @@ class LivePreview:
         content = submission.content
         options = dict(submission.options)
         options["size"] = preview_size(options, content.width, content.height, self.long_edge)
+        key = (content.width, content.height, hash(bytes(content.data)))
+        again = self.warm and key == self._rendered
+        options.update(quality=QUALITY, levels=1, steps=WARM_STEPS if again else COLD_STEPS)
+        options.pop("coarse_steps", None)
         if self.warm:
             options["init"] = "last"
         if self.steps is not None:
@@ -176,6 +189,7 @@ class LivePreview:
                     self._post(type="status", text=_step_text(ev, time.monotonic() - started))
             elif kind in ("preview", "result") and ev.get("image") is not None:
                 self.latest = ev["image"]
+                self._rendered = key      # the daemon now holds a result for this content
                 now = time.monotonic()
                 self._post(type="image", image=ev["image"], final=kind == "result",
                            outdated=cancelled, first=first, since_request_s=now - asked,
