@@ -85,8 +85,9 @@ def main():
     ap.add_argument("--quality", default="preview")
     ap.add_argument("--endpoint")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--steps", type=int, help="the preview's steps (default: what the quality says); the first "
-                    "update does not depend on it, the settled time does")
+    ap.add_argument("--steps", type=int, help="the preview's steps (default: the dialog's own, 60 for a first "
+                    "render and 15 for a re-render of the same content); the first update does not depend on it, "
+                    "the settled time does")
     ap.add_argument("--debounce", type=float, default=live_preview.DEBOUNCE_S)
     ap.add_argument("--cold", action="store_true", help="start every re-render from the content (no init last)")
     ap.add_argument("--json")
