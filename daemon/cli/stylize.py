@@ -105,9 +105,9 @@ def add_stylize_args(p) -> None:
                 _add_option(group(name), f, *flags[f.name][1:])
 
     g = group("images")
-    g.add_argument("--content", required=True, help="the image to restyle")
-    g.add_argument("--style", required=True, action="append", help="a style image (repeat for several; indices 0, 1, ...)")
-    g.add_argument("--output", required=True, help="where to write the result (.png keeps the content's alpha)")
+    g.add_argument("-c", "--content", required=True, help="the image to restyle")
+    g.add_argument("-s", "--style", required=True, action="append", help="a style image (repeat for several; indices 0, 1, ...)")
+    g.add_argument("-o", "--output", required=True, help="where to write the result (.png keeps the content's alpha)")
     options_of("images")
     group("size and steps").add_argument("--quality", default="standard", choices=list(PRESETS),
                                          help="preset for levels and steps; --steps/--levels override it (default standard)")
