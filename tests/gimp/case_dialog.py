@@ -7,21 +7,10 @@
 
 out = {}
 try:
-    img = load(PARAMS["content"], scale=False)
-    Gimp.Display.new(img)
-    Gimp.displays_flush()
-    src = img.get_layers()[0]
-    w, h = src.get_width(), src.get_height()
-    img.select_ellipse(Gimp.ChannelOps.REPLACE, int(w * 0.3), int(h * 0.2), int(w * 0.4), int(h * 0.6))
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", [src])
-    cfg.set_property("style-file", Gio.File.new_for_path(PARAMS["style"]))
-    res = proc.run(cfg)
-    out["status"] = str(res.index(0))
-    out["cancelled"] = res.index(0) == Gimp.PDBStatusType.CANCEL
+    img, src, w, h = shown_with_ellipse((0.3, 0.2, 0.4, 0.6), scale=False)
+    status = run_dialog(img, src, style_file=Gio.File.new_for_path(PARAMS["style"]))
+    out["status"] = str(status)
+    out["cancelled"] = status == Gimp.PDBStatusType.CANCEL
     out["layers"] = [l.get_name() for l in img.get_layers()]
 except Exception:
     import traceback

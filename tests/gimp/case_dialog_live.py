@@ -9,26 +9,13 @@ import hashlib
 
 out = {}
 try:
-    img = load(PARAMS["content"])
-    Gimp.Display.new(img)
-    Gimp.displays_flush()
-    src = img.get_layers()[0]
-    w, h = src.get_width(), src.get_height()
-    img.select_ellipse(Gimp.ChannelOps.REPLACE, int(w * 0.2), int(h * 0.15), int(w * 0.6), int(h * 0.7))
+    img, src, w, h = shown_with_ellipse((0.2, 0.15, 0.6, 0.7))
     before = hashlib.sha256(px(src, "R'G'B'A u8", w, h)).hexdigest()
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", [src])
-    cfg.set_property("style-file", Gio.File.new_for_path(PARAMS["style"]))
-    cfg.set_property("quality", "preview")
-    cfg.set_property("steps", PARAMS["steps"])
-    cfg.set_property("preview", True)
-    res = proc.run(cfg)
-    out["status"] = str(res.index(0))
-    out["ok"] = res.index(0) == Gimp.PDBStatusType.SUCCESS
-    out["cancelled"] = res.index(0) == Gimp.PDBStatusType.CANCEL
+    status = run_dialog(img, src, style_file=Gio.File.new_for_path(PARAMS["style"]), quality="preview",
+                        steps=PARAMS["steps"], preview=True)
+    out["status"] = str(status)
+    out["ok"] = status == Gimp.PDBStatusType.SUCCESS
+    out["cancelled"] = status == Gimp.PDBStatusType.CANCEL
     out["error"] = Gimp.get_pdb().get_last_error()
     out["source_unchanged"] = hashlib.sha256(px(src, "R'G'B'A u8", w, h)).hexdigest() == before
     new = new_layer(img, src, out)

@@ -18,6 +18,32 @@ def load(path, scale=True):
     return im
 
 
+def shown_with_ellipse(box, scale=True):
+    """The test's photo in an image window (as an artist has it), with an ellipse selected over
+    ``box`` = (x, y, width, height) as fractions of the layer. Returns (image, layer, width, height)."""
+    img = load(PARAMS["content"], scale=scale)
+    Gimp.Display.new(img)
+    Gimp.displays_flush()
+    src = img.get_layers()[0]
+    w, h = src.get_width(), src.get_height()
+    x, y, bw, bh = box
+    img.select_ellipse(Gimp.ChannelOps.REPLACE, int(w * x), int(h * y), int(w * bw), int(h * bh))
+    return img, src, w, h
+
+
+def run_dialog(img, drawable, **props):
+    """Open the filter's dialog (INTERACTIVE, as from GIMP's menus) with ``props`` already set (names
+    with '_' for '-'); the GUI harness answers it. Returns the PDB status."""
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [drawable])
+    for k, v in props.items():
+        cfg.set_property(k.replace("_", "-"), v)
+    return proc.run(cfg).index(0)
+
+
 def run_plugin(img, drawable, **props):
     """Run plug-in-neural-style non-interactively, as a script would. Keyword names use '_' for '-'.
     Defaults: quality preview, the test's step count, no live preview. Returns what the tests check."""
