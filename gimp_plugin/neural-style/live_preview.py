@@ -153,8 +153,9 @@ class LivePreview:
                 pass
 
     def _sleep_unless_newer(self, serial, seconds):
+        """Wait ``seconds`` before a retry, less when closed or when a newer request came."""
         end = time.monotonic() + seconds
-        while time.monotonic() < end and not self._closed:
+        while time.monotonic() < end and not self._outdated(serial):
             time.sleep(0.05)
 
     def _render(self, daemon, serial, submission, asked):
