@@ -120,6 +120,25 @@ def test_a_warm_start_with_new_regions_takes_the_last_result_only_where_they_put
     assert np.abs(image(res) - photo)[:, : W // 2 - 2].mean() < 2
 
 
+def luma(rgb) -> np.ndarray:
+    return np.asarray(rgb, float) @ [0.299, 0.587, 0.114]
+
+
+def test_a_change_to_luminance_only_starts_from_the_last_strokes_in_the_photos_tones(daemon):
+    """Full colour -> luminance only: the start keeps the last result's strokes, its luminance moved
+    to the photo's mean and spread (the painting's tones are what a short warm run could not undo)."""
+    content = unique_content(9)
+    first, _ = job(daemon, content, {"size": 0, "steps": 12, "style_weight": 30.0})
+    last, photo = luma(image(first)), luma(content)
+    res, _ = job(daemon, content, {"size": 0, "steps": 0, "color": "luminance"}, init="last")
+    assert res["report"]["init"] == "last"
+    start = luma(image(res))                         # no step: the start, with the photo's colours
+    assert abs(start.mean() - photo.mean()) < 2 and abs(start.std() / photo.std() - 1) < 0.05
+    assert abs(last.mean() - photo.mean()) > 2 or abs(last.std() / photo.std() - 1) > 0.05   # it did move
+    strokes = np.corrcoef(start.ravel(), last.ravel())[0, 1]
+    assert strokes > 0.98 and strokes > np.corrcoef(start.ravel(), photo.ravel())[0, 1], strokes
+
+
 def test_a_cancelled_jobs_image_is_kept_for_the_next_run(daemon):
     content = unique_content(6)
     with DaemonClient(daemon, timeout=10) as c:

@@ -12,6 +12,16 @@ there are no regions): where the new regions put no style the run starts from th
 from the last result, resampled to the working size. The engine gets it as an ordinary init image
 and knows nothing of this store.
 
+A change to luminance-only colour (Gatys et al. 2017 §4) from a full-colour result also moves the
+start's luminance to the statistics the new run aims at, those of the content (the style's luminance
+is matched to them, ``engine.color.match_luminance``):
+
+    Y' = (σ_c / σ_last)(Y_last − μ_last) + μ_c,   every channel shifted by Y' − Y_last
+
+(the YIQ luminance weights sum to 1 and the chroma weights to 0, so the shift changes Y alone): a
+full-colour result carries the painting's tones, which a quarter of the steps did not retune
+(BENCHMARKS.md, "Warm re-runs").
+
 A cancelled job's image is kept too (nothing the artist did is lost); a result larger than the whole
 bound is simply not kept.
 """
@@ -119,13 +129,28 @@ def coverage_of(regions, size_hw: Tuple[int, int]) -> Optional[np.ndarray]:
     return np.clip(total, 0, 255).astype(np.uint8)
 
 
-def warm_start(kept: Kept, content: np.ndarray, size_hw: Tuple[int, int], regions=()) -> np.ndarray:
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)     # Y of YIQ, as ``engine.color``
+
+
+def luminance_like(image: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """``image`` (float H×W×3) with its luminance's mean and spread moved to ``photo``'s (the module
+    docstring's Y'); only Y changes."""
+    y, yc = image @ LUMA, photo @ LUMA
+    moved = (yc.std() / max(float(y.std()), 1e-6)) * (y - y.mean()) + yc.mean()
+    return image + (moved - y)[..., None]
+
+
+def warm_start(kept: Kept, content: np.ndarray, size_hw: Tuple[int, int], regions=(),
+               color: str = "full") -> np.ndarray:
     """The init image of a warm re-run at ``size_hw``: the kept result resampled, re-masked to the new
-    ``regions`` (init = m·last + (1−m)·content, see the module docstring). uint8 H×W×3."""
+    ``regions`` (init = m·last + (1−m)·content, see the module docstring); its luminance moved to the
+    content's where the new run is luminance-only and the kept one was not. uint8 H×W×3."""
     last = resize_rgb(kept.image, size_hw).astype(np.float32)
     photo = resize_rgb(content, size_hw).astype(np.float32)
+    if color == "luminance" and kept.options.get("color") != "luminance":
+        last = luminance_like(last, photo)
     cover = coverage_of(regions, size_hw)
     if cover is None:
-        return np.ascontiguousarray(last.round().astype(np.uint8))
+        return np.ascontiguousarray(np.clip(last.round(), 0, 255).astype(np.uint8))
     m = cover.astype(np.float32)[..., None] / 255.0
     return np.clip(np.round(m * last + (1 - m) * photo), 0, 255).astype(np.uint8)

@@ -188,7 +188,7 @@ class Worker:
             if init is not None and init_said is None:
                 init_said = "image"       # the job's own init frame (a result continued in GIMP)
             if kept is not None:
-                init = warm_start(kept, content, fit_long_edge(h, w, p.size), regions)
+                init = warm_start(kept, content, fit_long_edge(h, w, p.size), regions, opts.color)
             target = fit_long_edge(h, w, opts.size)
             result, notes, used = self.stylize_planned(job, p, opts, content, styles, regions, init)
         except EngineError as e:
