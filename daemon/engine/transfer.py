@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import color, precision, tiling
+from . import allocator, color, precision, tiling
 from .cache import TargetCache
 from .errors import BadInput, OutOfMemory
 from .guides import mask_to_tensor
@@ -242,18 +242,19 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
     ctx = Context(model, options, Steps(plan.total(options), callback, should_stop), cache=cache,
                   memory_budget=memory_budget)
     # a budget too small for the final level: said now, before any work
-    tiling.plan(plan.sizes[-1], ALL_LAYERS, options, model.device, memory_budget, len(regions))
+    final = tiling.plan(plan.sizes[-1], ALL_LAYERS, options, model.device, memory_budget, len(regions))
     report: dict = {"options": options.to_dict(), "model": model.describe(), "device": str(model.device),
                     "regions": len(regions), "levels": []}
     try:
-        ctx.inputs = colour_controlled(model.device, content, styles, regions, options)
-        if options.scale_mix:
-            report["mix"] = _mix_into_styles(ctx, plan.sizes[-1], plan.mix_steps)
-        x, objective = _run_levels(ctx, plan, init_image, report["levels"])
-        report["losses"] = _final_losses(ctx, x, objective)
-        final_size = plan.sizes[-1]
-        x_rgb = resize(model.from_input(x.detach()), final_size)  # cancelled at a coarse level: still full size
-        image = to_uint8(_finish(ctx, x_rgb, final_size, _coverage(ctx, final_size)))
+        with allocator.returned_after_each_tile(final.tiled and model.device.type == "cpu"):
+            ctx.inputs = colour_controlled(model.device, content, styles, regions, options)
+            if options.scale_mix:
+                report["mix"] = _mix_into_styles(ctx, plan.sizes[-1], plan.mix_steps)
+            x, objective = _run_levels(ctx, plan, init_image, report["levels"])
+            report["losses"] = _final_losses(ctx, x, objective)
+            final_size = plan.sizes[-1]
+            x_rgb = resize(model.from_input(x.detach()), final_size)  # cancelled at a coarse level: still full size
+            image = to_uint8(_finish(ctx, x_rgb, final_size, _coverage(ctx, final_size)))
     except torch.cuda.OutOfMemoryError as e:  # type: ignore[attr-defined]
         raise OutOfMemory(f"the {model.device} device ran out of memory at {plan.sizes[-1][1]}×"
                           f"{plan.sizes[-1][0]} pixels; lower the size or the number of pyramid levels, "
