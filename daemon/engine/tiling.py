@@ -126,8 +126,9 @@ def tiles(size: Tuple[int, int], core: int, halo: int) -> List[Tile]:
 # itself (the L-BFGS direction, the preview's copies: ``step_bytes_per_pixel``), which never overlap.
 COMPACT = torch.bfloat16        # storage of the compacted state: fp32's range (fp16 overflows features)
 CPU_UNTILED_ACTIVATION = 1500   # CPU, one tensor: saved activations through relu5_1 in fp32 (performance.md)
-CPU_WINDOW_ACTIVATION = 3000    # CPU, per window pixel: a tiled run measured more (oneDNN keeps buffers per
-                                # window shape; the daemon test of a tiled 512-px job's peak RSS)
+CPU_WINDOW_ACTIVATION = 2400    # CPU, per window pixel, with each tile's memory returned (``allocator``): one
+                                # window's forward + backward peaked at 1.9-2.2 kB/px (288²-640², torch 2.13);
+                                # without ``allocator`` the heap kept ~100 MiB per new window shape besides
 
 
 def activation_bytes_per_pixel(options, device: torch.device, window: bool = True) -> float:
