@@ -394,19 +394,14 @@ class Server:
         submitted (``speed.Speed.estimate`` over the job's pyramid; tiles are not foreseen here), and the
         largest long edge that takes about ``target_s`` or less (bisection: time grows with the size)."""
         from ..engine.errors import BadInput
-        from ..engine.scale import pyramid_sizes
         from .convert import options_from_dict
-        from .speed import job_work
+        from .speed import options_work
         f = msg.fields
         h, w, device = f["height"], f["width"], str(self.device)
 
         def seconds(long_edge: int):
             o = options_from_dict({**f["options"], "size": long_edge}, (h, w))
-            sizes = pyramid_sizes(h, w, o.size, o.levels)
-            coarse = o.steps if o.coarse_steps is None else o.coarse_steps
-            mix = (sizes[-1], o.steps if o.mix_steps is None else o.mix_steps) if o.scale_mix else None
-            return self.worker.speed.estimate(device, job_work(sizes, [coarse] * (len(sizes) - 1) + [o.steps],
-                                                               lambda _s: False, mix))
+            return self.worker.speed.estimate(device, options_work(h, w, o))
         try:
             asked = options_from_dict(dict(f["options"]), (h, w)).size
             full = max(h, w)

@@ -135,6 +135,24 @@ def job_work(sizes: Sequence[Tuple[int, int]], steps: Sequence[int], tiled: Call
     return [(h * w, n, tiled((h, w))) for (h, w), n in levels if n > 0]
 
 
+def options_work(h: int, w: int, options, tiled: Callable[[Tuple[int, int]], bool] = lambda _s: False,
+                 style_hw: Optional[Tuple[int, int]] = None) -> List[Work]:
+    """``job_work`` of a job on an h×w content with these engine options: its pyramid
+    (``scale.pyramid_sizes``: ``levels``, ``steps`` at the final size, ``coarse_steps`` below it) and
+    the style mix, at the style image's pixel count scaled to the output's (``style_hw``; the final
+    size where the style is not known yet, as for an ``estimate`` request)."""
+    from ..engine.scale import fit_pixels, pyramid_sizes
+    o = options
+    sizes = pyramid_sizes(h, w, o.size, o.levels)
+    coarse = o.steps if o.coarse_steps is None else o.coarse_steps
+    mix = None
+    if o.scale_mix:
+        final = sizes[-1]
+        mix_size = fit_pixels(*style_hw, final[0] * final[1] * o.style_scale) if style_hw else final
+        mix = (mix_size, o.steps if o.mix_steps is None else o.mix_steps)
+    return job_work(sizes, [coarse] * (len(sizes) - 1) + [o.steps], tiled, mix)
+
+
 def duration(seconds: float) -> str:
     """A time for a person: "40 s", "3 min 20 s", "2 h 05 min"."""
     s = max(1, int(round(seconds)))

@@ -37,13 +37,13 @@ from .. import __version__
 from .. import engine
 from ..engine import EngineError, ModelSpec, OutOfMemory, TargetCache, load_model, resolve_device, stylize
 from ..engine import tiling
-from ..engine.scale import fit_long_edge, fit_pixels, pyramid_sizes
+from ..engine.scale import fit_long_edge
 from ..engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
 from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
 from .jobs import Job, JobQueue, job_message
 from .memory import Plan, after_oom, available_bytes, free_device_memory, plan
 from .results import Kept, ResultStore, content_key, coverage_of, warm_start
-from .speed import Speed, job_work, probe, sentence
+from .speed import Speed, options_work, probe, sentence
 
 SMALL_PREVIEW = 512       # a preview of at most this long edge is sent as often as the job asks
 log = logging.getLogger("neural_style.daemon")
@@ -297,13 +297,7 @@ class Worker:
         device = str(p.device)
         o = dataclasses.replace(opts, size=p.size)
         h, w = content.shape[:2]
-        sizes = pyramid_sizes(h, w, o.size, o.levels)
-        coarse = o.steps if o.coarse_steps is None else o.coarse_steps
-        mix = None
-        if o.scale_mix:
-            sh, sw = styles[o.scale_mix[0]].shape[:2]
-            mix = (fit_pixels(sh, sw, sizes[-1][0] * sizes[-1][1] * o.style_scale),
-                   o.steps if o.mix_steps is None else o.mix_steps)
+        style_hw = styles[o.scale_mix[0]].shape[:2] if o.scale_mix else None
         avail = available_bytes(p.device, self.job_budget(job))
 
         def tiled(size) -> bool:   # as the engine will plan the level (``tiling.plan``)
@@ -312,7 +306,7 @@ class Worker:
             except EngineError:
                 return False
 
-        seconds = self.speed.estimate(device, job_work(sizes, [coarse] * (len(sizes) - 1) + [o.steps], tiled, mix))
+        seconds = self.speed.estimate(device, options_work(h, w, o, tiled, style_hw))
         if seconds is None:
             return None
         self.emit(job, "progress", {"step": 0, "total": 0, "estimate_s": round(seconds, 1),
