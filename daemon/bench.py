@@ -686,7 +686,9 @@ def _print_quality_summary(out: Dict) -> None:
 WARM_CHANGES = {   # name -> (the previous settings, the changed ones); regions as (left, right) fractions
     "weight": ({}, {"style_weight": 3.0}),
     "colour": ({}, {"color": "luminance"}),
-    "region": ({"region": (0.0, 0.5)}, {"region": (0.4, 1.0)}),
+    "region": ({"region": (0.0, 0.5)}, {"region": (0.4, 1.0)}),          # moved: mostly new ground
+    "region-grow": ({"region": (0.0, 0.5)}, {"region": (0.0, 0.6)}),     # the selection's edge pulled out
+    "region-shrink": ({"region": (0.0, 0.6)}, {"region": (0.0, 0.5)}),   # ... and pushed back in
 }
 
 

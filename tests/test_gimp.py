@@ -229,13 +229,13 @@ def test_the_dialog_opens_in_two_tiers_and_escape_cancels(tmp_path, gimp_console
 
 
 class LiveDialog:
-    """The plug-in's dialog in GIMP's GUI under Xvfb (tests/gimp/live_gui.sh), driven step by step:
+    """The plug-in's dialog in GIMP's GUI under Xvfb (tests/gimp/run_gui.sh), driven step by step:
     the test waits for the daemon's log (a live preview job done), then asks for a picture of the
     dialog or types keys into it. Every wait is for an event; the timeouts are guards only."""
 
     LIVE_DONE = re.compile(r"job \S+ done 'live preview'")
 
-    def __init__(self, tmp_path, gimp_console, daemon, case, harness="live_gui.sh", **params):
+    def __init__(self, tmp_path, gimp_console, daemon, case, **params):
         pre = prefix()
         gui = gimp_console.replace("gimp-console", "gimp")
         if not all(has(pre + ["sh", "-c", f"command -v {n}"]) for n in ("xvfb-run", "xdotool", gui)):
@@ -246,7 +246,7 @@ class LiveDialog:
         self.log = DAEMON_LOG["path"]
         self.log_from = self.log.stat().st_size
         script = batch_script(tmp_path, case, **params)
-        cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / harness), gui,
+        cmd = pre + ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "sh", str(HERE / "run_gui.sh"), gui,
                      str(script), str(self.dir)]
         self.out = tmp_path / "gimp.out"
         with open(self.out, "w") as out:
@@ -254,7 +254,8 @@ class LiveDialog:
                                          env=gimp_env(tmp_path, daemon), stdin=subprocess.DEVNULL,
                                          start_new_session=True)
         self.wait(lambda: (self.dir / "window").exists(), "the dialog's window")
-        assert (self.dir / "window").read_text().strip(), "the dialog did not open"
+        self.window = (self.dir / "window").read_text().strip()      # the dialog's X window id
+        assert self.window, "the dialog did not open"
 
     def wait(self, ready, what, guard=300):
         deadline = time.monotonic() + guard
@@ -311,14 +312,14 @@ def test_the_dialog_previews_live_a_change_restyles_it_and_ok_starts_from_it(tmp
                       style=str(STYLE), width=WIDTH, height=HEIGHT, steps=STEPS)
     live.wait(lambda: live.previews_done() >= 1, "first settled preview")
     first, second = tmp_path / "first.png", tmp_path / "second.png"
-    live.step(f"shot {first}")
-    live.step("key alt+u Down")                          # Colour: full -> luminance
+    live.step(f"shot {live.window} {first}")
+    live.step(f"key {live.window} alt+u Down")           # Colour: full -> luminance
     live.wait(lambda: live.previews_done() >= 2, "preview after the change")
-    live.step(f"shot {second}")
+    live.step(f"shot {live.window} {second}")
     changed = preview_changed_pixels(first, second)
     with DaemonClient(daemon, timeout=10.0) as c:
         hits = c.status()["results"]["hits"]
-    live.step("click 68 42")                             # OK (GIMP's dialog: its bottom-right button)
+    live.step(f"click {live.window} 68 42")              # OK (GIMP's dialog: its bottom-right button)
     r = live.finish()
     assert r["ok"], f"{r['status']}: {r['error']}"
     assert changed > 4000, f"only {changed} pixels of the dialog changed: the preview did not change"
@@ -337,7 +338,7 @@ def test_the_dialog_with_a_live_preview_cancelled_leaves_the_image_untouched(tmp
     live = LiveDialog(tmp_path, gimp_console, daemon, "case_dialog_live.py", content=str(CONTENT),
                       style=str(STYLE), width=WIDTH, height=HEIGHT, steps=STEPS)
     live.wait(lambda: live.previews_done() >= 1, "first settled preview")
-    live.step("key Escape")
+    live.step(f"key {live.window} Escape")
     r = live.finish()
     assert r["cancelled"], r["status"]
     assert len(r["layers"]) == 1 and r["source_unchanged"], r["layers"]
@@ -374,15 +375,14 @@ def test_the_stop_window_sits_over_the_image_window_and_stop_keeps_the_image(tmp
     profile = tmp_path / "profile"       # GIMP's window as large as on a laptop (not 800x600)
     profile.mkdir()
     (profile / "sessionrc").write_text(SESSIONRC)
-    run = LiveDialog(tmp_path, gimp_console, daemon, "case_stop_window.py", harness="run_gui.sh",
+    run = LiveDialog(tmp_path, gimp_console, daemon, "case_stop_window.py",
                      content=str(CONTENT), style=str(STYLE), width=RUN_WIDTH, height=RUN_HEIGHT, steps=5000)
-    dialog = (run.dir / "window").read_text().strip()
-    run.step(f"click {dialog} 68 42")                          # OK (GIMP's dialog: its bottom-right button)
+    run.step(f"click {run.window} 68 42")                      # OK (GIMP's dialog: its bottom-right button)
     stops, n = [], 0
     while not stops:                                           # the dialog may still be mapped at first
         found = tmp_path / f"stop{n}.txt"
         run.step(f"find ^Neural.Style.Transfer$ {found}")
-        stops = [ln.split() for ln in found.read_text().splitlines() if ln.split()[0] != dialog]
+        stops = [ln.split() for ln in found.read_text().splitlines() if ln.split()[0] != run.window]
         n += 1
     images = tmp_path / "image_window.txt"
     run.step(f"find .{RUN_WIDTH}x{RUN_HEIGHT}.+GIMP$ {images}")

@@ -43,7 +43,7 @@ def add_commands(sub) -> None:
     p.add_argument("--warm-schedule", default="preset=standard", metavar="NAME=VALUE,...",
                    help="with --warm: the cold job's options, as --schedule (default preset=standard)")
     p.add_argument("--warm-changes", default="weight,colour,region", metavar="LIST",
-                   help="with --warm: which changes (default weight,colour,region)")
+                   help="with --warm: which changes (default weight,colour,region; also region-grow, region-shrink)")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=cmd_bench)
 

@@ -160,7 +160,7 @@ def add_result_layer(image, source, pic, name, box, mask_from, region_mask):
 
 # ---- results remember their settings ------------------------------------------------------------
 
-SETTINGS_PARASITE = "neural-style-settings"  # on a result layer: its settings as JSON (request.settings_record)
+SETTINGS_PARASITE = "neural-style-settings"  # on a result layer: its settings as JSON (remember.settings_record)
 
 
 def remember_settings(layer, record):

@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon_link  # noqa: E402
 import dialog  # noqa: E402
 import gimp_io  # noqa: E402
+import remember  # noqa: E402
 import request  # noqa: E402
 from daemon_link import UserError  # noqa: E402
 
@@ -97,7 +98,7 @@ def run(procedure, run_mode, image, drawables, config, run_data):
     if run_mode == Gimp.RunMode.INTERACTIVE:
         # opened on a result: the dialog starts from that result's settings, and offers to continue it
         if result is not None:
-            lost = request.restore_settings(config, gimp_io.remembered_settings(result), image)
+            lost = remember.restore_settings(config, gimp_io.remembered_settings(result), image)
             if lost:
                 Gimp.message("Neural style: the settings of '%s' are restored, except: %s."
                              % (result.get_name(), "; ".join(lost)))
@@ -142,7 +143,7 @@ def run_continue(procedure, run_mode, image, drawables, config, run_data):
     except UserError as e:
         return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, str(e))
     record = gimp_io.remembered_settings(result)
-    values, lost = request.settings_values(record, image)
+    values, lost = remember.settings_values(record, image)
     if not (values.get("style-layer") or values.get("style-file")):
         return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR,
                     "Cannot continue '%s': %s." % (result.get_name(), "; ".join(lost)))
@@ -150,7 +151,7 @@ def run_continue(procedure, run_mode, image, drawables, config, run_data):
     values["preview"] = False
     if config.get_property("steps") > 0:
         values["steps"] = config.get_property("steps")
-    return stylize_layer(procedure, image, source, request.RecordedValues(values), client, settings, False,
+    return stylize_layer(procedure, image, source, remember.RecordedValues(values), client, settings, False,
                          values.get("style-from"), None, config.get_property("mode"), result)
 
 
@@ -186,7 +187,7 @@ def stylize_layer(procedure, image, source, config, client, settings, interactiv
             raise UserError("The source layer was deleted while the style was being computed.")
         if go_on != "no" and not result.is_valid():
             raise UserError("The result layer was deleted while the style was being computed.")
-        record = request.settings_record(config, source, plan, style_from, detail or ("size" if plan.size else "full"),
+        record = remember.settings_record(config, source, plan, style_from, detail or ("size" if plan.size else "full"),
                                          report, stopped, result.get_name() if go_on != "no" else None)
 
         Gimp.context_push()

@@ -3,7 +3,7 @@
 #
 # The dialog's live preview: a photo with an ellipse selected, the filter run INTERACTIVE with a style
 # file already picked (as after an earlier run), quality "preview" and few steps. The test drives the
-# dialog through tests/gimp/live_gui.sh (pictures, a changed Colour, then OK or Escape); this script
+# dialog through tests/gimp/run_gui.sh (pictures, a changed Colour, then OK or Escape); this script
 # records what the run did to the image: its layers and the source's pixels before and after.
 import hashlib
 

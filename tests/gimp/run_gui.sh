@@ -4,7 +4,8 @@
 # $3/window; then this script carries out the steps the test writes, one file at a time ($3/step0,
 # $3/step1, ...; each one line), and answers each with $3/done<N>:
 #   click WID DX DY   a click DX, DY pixels left of and above window WID's bottom-right corner
-#   key WID KEYS      KEYS typed into window WID once it has the keyboard focus, as a person would
+#   key WID KEYS      KEYS (one or more, e.g. "alt+u Down") typed into window WID once it has the
+#                     keyboard focus, as a person would
 #   find REGEX FILE   wait for a visible window whose title matches REGEX; FILE gets one line per
 #                     such window: "id x y width height" (root coordinates; no window manager here)
 #   shot WID PNG      a picture of window WID ("root": the whole screen), tests/gimp/window_shot.py
@@ -19,9 +20,10 @@ echo "$wid" > "$dir/window.part" && mv "$dir/window.part" "$dir/window"
 n=0
 while kill -0 "$gp" 2>/dev/null; do
     if [ -f "$dir/step$n" ]; then
-        read -r what w a b < "$dir/step$n"
+        read -r what w a < "$dir/step$n"
         case "$what" in
-            click) eval "$(xdotool getwindowgeometry --shell "$w")"
+            click) set -- $a; a=$1; b=$2
+                 eval "$(xdotool getwindowgeometry --shell "$w")"
                  xdotool mousemove --window "$w" $((WIDTH - a)) $((HEIGHT - b)) click 1
                  echo "run_gui.sh: clicked $w at $((WIDTH - a)),$((HEIGHT - b)) of ${WIDTH}x${HEIGHT}" >&2 ;;
             key) timeout 60 xdotool windowfocus --sync "$w" && xdotool key --delay 200 --clearmodifiers $a
