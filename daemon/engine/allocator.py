@@ -5,7 +5,8 @@ glibc's malloc keeps freed blocks below its mmap threshold in its heap, and rais
 frees a window's activations after every tile, and the windows at the image's borders have other
 shapes, so the heap kept what earlier shapes left and the process grew past the plan's count
 (measured, one forward + backward per window on the CPU: 100-135 MiB kept after each new window
-shape; 13 % over the budget at 512 px, 16 % at 4096², BENCHMARKS.md "Memory plan").
+shape; 4 % over the budget in the 512-px daemon test, 27 % at 4096², BENCHMARKS.md "Since then:
+tiles return their memory").
 
 While a tiled job runs on the CPU, blocks of ``TILED_THRESHOLD`` and more are mapped and unmapped
 directly: each tile starts from the same resident size (measured: 1.9-2.2 kB per window pixel at its
