@@ -18,13 +18,7 @@ def continue_plugin(img, drawable, **props):
     proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style-continue")
     if proc is None:
         return {"ok": False, "error": "plug-in-neural-style-continue is not registered"}
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", [drawable])
-    for k, v in props.items():
-        cfg.set_property(k, v)
-    res = proc.run(cfg)
+    res = proc.run(plugin_config(proc, Gimp.RunMode.NONINTERACTIVE, img, drawable, props))
     return {"ok": res.index(0) == Gimp.PDBStatusType.SUCCESS, "error": Gimp.get_pdb().get_last_error()}
 
 

@@ -31,17 +31,23 @@ def shown_with_ellipse(box, scale=True):
     return img, src, w, h
 
 
-def run_dialog(img, drawable, **props):
-    """Open the filter's dialog (INTERACTIVE, as from GIMP's menus) with ``props`` already set (names
-    with '_' for '-'); the GUI harness answers it. Returns the PDB status."""
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+def plugin_config(proc, run_mode, img, drawable, props):
+    """plug-in-neural-style's config for one run on ``drawable`` with ``props`` set (names with '_'
+    for '-')."""
     cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    cfg.set_property("run-mode", run_mode)
     cfg.set_property("image", img)
     cfg.set_core_object_array("drawables", [drawable])
     for k, v in props.items():
         cfg.set_property(k.replace("_", "-"), v)
-    return proc.run(cfg).index(0)
+    return cfg
+
+
+def run_dialog(img, drawable, **props):
+    """Open the filter's dialog (INTERACTIVE, as from GIMP's menus) with ``props`` already set (names
+    with '_' for '-'); the GUI harness answers it. Returns the PDB status."""
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
+    return proc.run(plugin_config(proc, Gimp.RunMode.INTERACTIVE, img, drawable, props)).index(0)
 
 
 def run_plugin(img, drawable, **props):
@@ -50,12 +56,8 @@ def run_plugin(img, drawable, **props):
     proc = Gimp.get_pdb().lookup_procedure("plug-in-neural-style")
     if proc is None:
         return {"registered": False, "ok": False, "status": "not registered", "error": "not registered"}
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", img)
-    cfg.set_core_object_array("drawables", [drawable])
-    for k, v in {"quality": "preview", "steps": PARAMS["steps"], "preview": False, **props}.items():
-        cfg.set_property(k.replace("_", "-"), v)
+    cfg = plugin_config(proc, Gimp.RunMode.NONINTERACTIVE, img, drawable,
+                        {"quality": "preview", "steps": PARAMS["steps"], "preview": False, **props})
     t0 = time.time()
     res = proc.run(cfg)
     return {"registered": True, "seconds": round(time.time() - t0, 1), "status": str(res.index(0)),
