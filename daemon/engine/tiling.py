@@ -15,7 +15,8 @@ Sums over disjoint sets of positions add up, so the image is cut into tiles whos
   input, so they equal the untiled features exactly.
 
 Pass 1 (no gradient): every tile's owned features give partial statistics; their sum is the global
-statistic S. L(S) is computed once with S as a leaf, and autograd gives dL/dS.
+statistic S (its windows hold a third of pass 2's memory per pixel, so they may be larger: fewer
+halo pixels recomputed, ``Plan.forward_tiles``). L(S) is computed once with S as a leaf, and autograd gives dL/dS.
 Pass 2: per tile, the surrogate Σ ⟨dL/dS, S_tile⟩ is back-propagated to the tile's input window and
 added into one image-sized gradient: Σ_tiles ∂S_tile/∂x = ∂S/∂x, so it is the exact gradient of L.
 
@@ -129,6 +130,9 @@ CPU_UNTILED_ACTIVATION = 1500   # CPU, one tensor: saved activations through rel
 CPU_WINDOW_ACTIVATION = 2400    # CPU, per window pixel, with each tile's memory returned (``allocator``): one
                                 # window's forward + backward peaked at 1.9-2.2 kB/px (288²-640², torch 2.13);
                                 # without ``allocator`` the heap kept ~100 MiB per new window shape besides
+CPU_FORWARD_ACTIVATION = 800    # CPU, per window pixel, a forward without gradient (pass 1, the targets): only
+                                # the layer being computed and the kept feature maps are alive (767-818 B/px
+                                # measured at 480²-1024², torch 2.13, with ``allocator``)
 
 
 def activation_bytes_per_pixel(options, device: torch.device, window: bool = True) -> float:
@@ -139,6 +143,15 @@ def activation_bytes_per_pixel(options, device: torch.device, window: bool = Tru
         return CPU_WINDOW_ACTIVATION if window else CPU_UNTILED_ACTIVATION
     fast = options.fast and device.type == "cuda"
     return (900 if fast else 1500) * 2.4
+
+
+def forward_bytes_per_pixel(options, device: torch.device) -> float:
+    """Peak bytes per INPUT pixel of a forward without gradient through relu5_1 (pass 1, the
+    targets): a third of a forward + backward, so pass 1 runs in windows of ~3× the pixels."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return CPU_FORWARD_ACTIVATION
+    return activation_bytes_per_pixel(options, device) / 3
 
 
 def base_bytes(device) -> int:
@@ -193,11 +206,24 @@ def tiled_bytes(size: Tuple[int, int], core: int, halo: int, options, device: to
                      px * step_bytes_per_pixel(options, compact)))
 
 
+def forward_bytes(size: Tuple[int, int], core: int, halo: int, options, device: torch.device,
+                  history: Optional[int] = None, regions: int = 0, compact: bool = False) -> int:
+    """Peak bytes of a level's forward passes without gradient in tiles of ``core`` px (pass 1 and
+    the targets run while the image-sized state is resident)."""
+    window = (min(core + 2 * halo, size[0]), min(core + 2 * halo, size[1]))
+    return int(base_bytes(device) + size[0] * size[1] * image_bytes_per_pixel(options, history, regions, compact)
+               + window[0] * window[1] * forward_bytes_per_pixel(options, device))
+
+
 @dataclass
 class Plan:
     """How one level runs: untiled (``core`` 0) or in ``tiles`` of ``core`` px with ``halo``; the
     L-BFGS history that fits (lowered only when the budget cannot hold the asked one) and whether
-    the image-sized state is ``compact`` (L-BFGS history and content target in bf16)."""
+    the image-sized state is ``compact`` (L-BFGS history and content target in bf16).
+
+    The passes without gradient (pass 1, the targets) hold a third of the memory per window pixel, so
+    they run in ``forward_tiles`` of ``forward_core`` px where the budget allows (empty: ``tiles``):
+    the halo's recomputation costs them less, and the same tiles' sums are exact all the same."""
 
     size: Tuple[int, int]
     core: int = 0
@@ -207,15 +233,24 @@ class Plan:
     note: Optional[str] = None
     compact: bool = False
     estimate: Optional[int] = None       # the peak bytes ``plan`` counted (under a budget)
+    forward_core: int = 0
+    forward_tiles: List[Tile] = field(default_factory=list)
 
     @property
     def tiled(self) -> bool:
         return self.core > 0
 
+    @property
+    def forward(self) -> List[Tile]:
+        """The tiles of the passes without gradient."""
+        return self.forward_tiles or self.tiles
+
     def describe(self) -> dict:
         """The report's entry for a level."""
         out = {"tiled": self.tiled, "tile": self.core or None, "tiles": len(self.tiles) if self.tiled else 1,
                "halo": self.halo if self.tiled else None}
+        if self.tiled and self.forward_tiles:
+            out["forward_tile"], out["forward_tiles"] = self.forward_core, len(self.forward_tiles)
         if self.compact:
             out["compact"] = True
         if self.history is not None:
@@ -285,7 +320,16 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
     estimate = None if budget is None else cost(core, history, compact)
     if len(cut) == 1:   # one window over the whole image: the same memory as untiled, without the 2nd pass
         return Plan(size, history=history, note=note, compact=compact, estimate=estimate)
-    return Plan(size, core, halo, cut, history, note, compact, estimate)
+    forward_core, forward_cut = core, []
+    if budget is not None:   # the passes without gradient: the largest windows that fit the same budget
+        fits = [c for c in range(longest, core, -GRID)
+                if forward_bytes(size, c, halo, options, device, history, regions, compact) <= budget]
+        if fits:
+            forward_core = _balanced(fits[0], longest)
+            forward_cut = tiles(size, forward_core, halo)
+            estimate = max(estimate, forward_bytes(size, forward_core, halo, options, device, history, regions,
+                                                   compact))
+    return Plan(size, core, halo, cut, history, note, compact, estimate, forward_core, forward_cut)
 
 
 # ---- the two passes ------------------------------------------------------------------------------
@@ -315,7 +359,7 @@ def statistics(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x
         if not plan.tiled:
             return stats_of(features_of(x), None)
         total = None
-        for tile in plan.tiles:
+        for tile in plan.forward:
             if stop is not None and stop():
                 raise Stopped
             total = _add(total, stats_of(_owned_features(features_of(tile.input(x)), tile), tile))
@@ -330,7 +374,7 @@ def features(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x: 
         if not plan.tiled:
             return {l: f.to(dtype) for l, f in features_of(x).items()}
         out: Dict[str, torch.Tensor] = {}
-        for tile in plan.tiles:
+        for tile in plan.forward:
             for l, f in _owned_features(features_of(tile.input(x)), tile).items():
                 if l not in out:
                     s = STRIDE[l]
