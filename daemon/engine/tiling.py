@@ -130,9 +130,9 @@ CPU_UNTILED_ACTIVATION = 1500   # CPU, one tensor: saved activations through rel
 CPU_WINDOW_ACTIVATION = 2400    # CPU, per window pixel, with each tile's memory returned (``allocator``): one
                                 # window's forward + backward peaked at 1.9-2.2 kB/px (288²-640², torch 2.13);
                                 # without ``allocator`` the heap kept ~100 MiB per new window shape besides
-CPU_FORWARD_ACTIVATION = 800    # CPU, per window pixel, a forward without gradient (pass 1, the targets): only
+CPU_FORWARD_ACTIVATION = 850    # CPU, per window pixel, a forward without gradient (pass 1, the targets): only
                                 # the layer being computed and the kept feature maps are alive (767-818 B/px
-                                # measured at 480²-1024², torch 2.13, with ``allocator``)
+                                # measured at 480²-1024², torch 2.13, with ``allocator``; rounded up)
 
 
 def activation_bytes_per_pixel(options, device: torch.device, window: bool = True) -> float:
