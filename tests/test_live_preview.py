@@ -5,6 +5,7 @@ error the artist must fix is shown, not retried. No GIMP needed: the module uses
 """
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -137,12 +138,16 @@ def test_an_error_the_artist_must_fix_is_shown_not_retried(daemon):
 def test_a_re_render_of_the_same_content_runs_a_quarter_of_the_steps_from_the_last_one(daemon):
     live = make(daemon, steps=None, debounce=0.05)
     try:
-        live.request(submission(style_weight=1.0))
+        # content this daemon has never styled (else its first render starts from the daemon's last
+        # result, at the final size), large enough for two levels
+        fresh = rgba(example("coffee.png", 64))
+        live.request(replace(submission(style_weight=1.0, size=64), content=fresh))
         first = [e for e in collect(live, settled, "the first preview") if e["type"] == "image"]
-        live.request(submission(style_weight=3.0))
+        live.request(replace(submission(style_weight=3.0, size=64), content=fresh))
         again = [e for e in collect(live, settled, "the re-render") if e["type"] == "image"]
-        assert max(e["total"] or 0 for e in first) == live_preview.COLD_STEPS
-        assert max(e["total"] or 0 for e in again) == live_preview.WARM_STEPS
+        # the first render: the preview preset, 60 steps at half size then 30 at the preview's size
+        assert {(e["levels"], e["total"]) for e in first if e["total"]} >= {(2, 60), (2, 30)}
+        assert {(e["levels"] or 1, e["total"]) for e in again if e["total"]} == {(1, live_preview.WARM_STEPS)}
     finally:
         live.close()
 

@@ -8,7 +8,8 @@ The dialog calls ``request(submission)`` on every change of a setting; the newes
 - a running job whose settings are outdated is cancelled (the daemon answers with its image so far);
 - every re-render asks for ``init: "last"``: it starts from the daemon's last result for the same
   content (the current preview, resampled and re-masked), so a small change needs few steps: a first
-  render runs the preview preset's 60 steps, a re-render of the same content a quarter of them;
+  render runs the preview preset (60 steps at half size, 30 at full), a re-render of the same
+  content 15 steps at full size;
 - the daemon's ``preview`` events (every step: a preview is small) and its result come back as
   ``{"type": "image", ...}`` events, and what runs as ``{"type": "status", "text": ...}``.
 
@@ -24,12 +25,12 @@ from dataclasses import replace
 LONG_EDGE = 384            # the preview's long edge at most (issue 13)
 DEBOUNCE_S = 0.3
 RETRY_S = 2.0
-# The preview's own schedule: the daemon's preview preset (daemon/engine/presets.py: one level, 60
-# steps) for a first render of some content, a quarter of it for a re-render that starts from the last
-# one (BENCHMARKS.md, warm re-runs: a quarter of the steps lands within 5 % of a cold run). The
-# quality the artist chose is what OK renders at full size.
+# The preview's own schedule: the daemon's preview preset for a first render of some content
+# (daemon/engine/presets.py: 60 steps at half size, 30 at the preview's size), and for a re-render
+# that starts from the last one 15 steps at the preview's size, a quarter of a one-level cold run
+# (BENCHMARKS.md, warm re-runs: a quarter of the steps lands within 5 % of a cold run). The quality
+# the artist chose is what OK renders at full size.
 QUALITY = "preview"
-COLD_STEPS = 60
 WARM_STEPS = 15
 RETRIED = ("no_daemon", "timeout", "job_lost", "busy", "queue_full", "daemon_failed", "out_of_memory")
 
@@ -164,8 +165,11 @@ class LivePreview:
         options["size"] = preview_size(options, content.width, content.height, self.long_edge)
         key = (content.width, content.height, hash(bytes(content.data)))
         again = self.warm and key == self._rendered
-        options.update(quality=QUALITY, levels=1, steps=WARM_STEPS if again else COLD_STEPS)
-        options.pop("coarse_steps", None)
+        for name in ("levels", "steps", "coarse_steps"):
+            options.pop(name, None)       # a first render: the preset's schedule
+        options["quality"] = QUALITY
+        if again:
+            options.update(levels=1, steps=WARM_STEPS)
         if self.warm:
             options["init"] = "last"
         if self.steps is not None:
@@ -194,7 +198,8 @@ class LivePreview:
                 now = time.monotonic()
                 self._post(type="image", image=ev["image"], final=kind == "result",
                            outdated=cancelled, first=first, since_request_s=now - asked,
-                           step=ev.get("step"), total=ev.get("total"))
+                           step=ev.get("step"), total=ev.get("total"), level=ev.get("level"),
+                           levels=ev.get("levels"))
                 first = False
                 if kind == "result" and not cancelled:
                     self._post(type="status", text="Preview ready (%.1f s)" % (now - started), settled=True,
