@@ -16,7 +16,8 @@ Sums over disjoint sets of positions add up, so the image is cut into tiles whos
 
 Pass 1 (no gradient): every tile's owned features give partial statistics; their sum is the global
 statistic S (its windows hold a third of pass 2's memory per pixel, so they may be larger: fewer
-halo pixels recomputed, ``Plan.forward_tiles``). L(S) is computed once with S as a leaf, and autograd gives dL/dS.
+halo pixels recomputed, ``Plan.forward_tiles``). L(S) is computed once with S as a leaf, and
+autograd gives dL/dS.
 Pass 2: per tile, the surrogate Σ ⟨dL/dS, S_tile⟩ is back-propagated to the tile's input window and
 added into one image-sized gradient: Σ_tiles ∂S_tile/∂x = ∂S/∂x, so it is the exact gradient of L.
 
@@ -199,20 +200,23 @@ def untiled_bytes(size: Tuple[int, int], options, device: torch.device, regions:
 def tiled_bytes(size: Tuple[int, int], core: int, halo: int, options, device: torch.device,
                 history: Optional[int] = None, regions: int = 0, compact: bool = False) -> int:
     """Peak bytes of a level run in tiles of ``core`` px with ``halo``."""
-    window = (min(core + 2 * halo, size[0]), min(core + 2 * halo, size[1]))
     px = size[0] * size[1]
     return int(base_bytes(device) + px * image_bytes_per_pixel(options, history, regions, compact)
-               + max(window[0] * window[1] * activation_bytes_per_pixel(options, device),
+               + max(_window_pixels(size, core, halo) * activation_bytes_per_pixel(options, device),
                      px * step_bytes_per_pixel(options, compact)))
+
+
+def _window_pixels(size: Tuple[int, int], core: int, halo: int) -> int:
+    """Pixels of the largest window of tiles of ``core`` px with ``halo`` (clipped to the image)."""
+    return min(core + 2 * halo, size[0]) * min(core + 2 * halo, size[1])
 
 
 def forward_bytes(size: Tuple[int, int], core: int, halo: int, options, device: torch.device,
                   history: Optional[int] = None, regions: int = 0, compact: bool = False) -> int:
     """Peak bytes of a level's forward passes without gradient in tiles of ``core`` px (pass 1 and
     the targets run while the image-sized state is resident)."""
-    window = (min(core + 2 * halo, size[0]), min(core + 2 * halo, size[1]))
     return int(base_bytes(device) + size[0] * size[1] * image_bytes_per_pixel(options, history, regions, compact)
-               + window[0] * window[1] * forward_bytes_per_pixel(options, device))
+               + _window_pixels(size, core, halo) * forward_bytes_per_pixel(options, device))
 
 
 @dataclass
@@ -320,12 +324,12 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
     estimate = None if budget is None else cost(core, history, compact)
     if len(cut) == 1:   # one window over the whole image: the same memory as untiled, without the 2nd pass
         return Plan(size, history=history, note=note, compact=compact, estimate=estimate)
-    forward_core, forward_cut = core, []
+    forward_core, forward_cut = 0, []
     if budget is not None:   # the passes without gradient: the largest windows that fit the same budget
-        fits = [c for c in range(longest, core, -GRID)
-                if forward_bytes(size, c, halo, options, device, history, regions, compact) <= budget]
-        if fits:
-            forward_core = _balanced(fits[0], longest)
+        larger = next((c for c in range(longest, core, -GRID)
+                       if forward_bytes(size, c, halo, options, device, history, regions, compact) <= budget), 0)
+        if larger:
+            forward_core = _balanced(larger, longest)
             forward_cut = tiles(size, forward_core, halo)
             estimate = max(estimate, forward_bytes(size, forward_core, halo, options, device, history, regions,
                                                    compact))
