@@ -62,7 +62,7 @@ def _loss_and_grad(model, content, styles, options, regions=(), tile=0, mix=Fals
         x = model.to_input(ctx.inputs.content).detach().clone()
     assert plan.tiled == bool(tile)
     if forward:
-        plan = dataclasses.replace(plan, forward_core=forward, forward_tiles=tiling.tiles(size, forward, plan.halo))
+        plan = dataclasses.replace(plan, forward_core=forward, forward_tiles=tiling.tiles(size, forward, plan.halo, plan.after))
         assert len(plan.forward) != len(plan.tiles)
     if tile:
         assert len({t.core[0] for t in plan.tiles}) >= 3 and len({t.core[2] for t in plan.tiles}) >= 3
@@ -120,12 +120,15 @@ def test_tiled_scale_mix_equals_untiled(model, images):
 
 @pytest.mark.slow
 def test_tiled_features_equal_untiled_where_halos_lie_inside_the_image(model):
-    """At 288 px in 64-px tiles the middle tiles' windows are cut out of the image on every side: their
-    cores' features are still the untiled ones, at every layer up to relu5_1."""
+    """At 288 px in 64-px tiles the middle tiles' windows are cut out of the image on every side, with
+    the 16-px grid's 80 px before the core and only the receptive field's 70 after it: their cores'
+    features are still the untiled ones, at every layer up to relu5_1."""
     x = model.to_input(torch.rand((1, 3, 288, 272), generator=torch.Generator().manual_seed(0)))
     layers = ("relu1_1", "relu3_1", "relu4_2", "relu5_1")
-    plan = tiling.Plan((288, 272), 64, tiling.halo_for(layers), tiling.tiles((288, 272), 64, tiling.halo_for(layers)))
-    assert tiling.halo_for(layers) == 80 and tiling.halo_for(("relu4_2",)) == 48
+    halo, after = tiling.halo_for(layers), tiling.trailing_halo_for(layers)
+    plan = tiling.Plan((288, 272), 64, halo, tiling.tiles((288, 272), 64, halo, after), after=after)
+    assert (halo, after) == (80, 70) and tiling.halo_for(("relu4_2",)) == 48
+    assert plan.describe()["halo_after"] == 70
     assert any(t.window[0] > 0 and t.window[1] < 288 for t in plan.tiles)
     whole = tiling.features(lambda xi: model.features(xi, layers), x, tiling.Plan((288, 272)))
     tiled = tiling.features(lambda xi: model.features(xi, layers), x, plan)
@@ -205,10 +208,10 @@ def test_a_4096_px_job_fits_3_gb_with_its_state_compacted_and_says_so():
     assert full_state > budget
     p = tiling.plan((4096, 4096), CONTENT_LAYERS + STYLE_LAYERS, opts, cpu, budget)
     assert p.tiled and p.compact and 1 <= p.history < 20 and p.core >= tiling.GOOD_CORE
-    assert tiling.tiled_bytes((4096, 4096), p.core, p.halo, opts, cpu, p.history, compact=True) <= p.estimate <= budget
+    assert tiling.tiled_bytes((4096, 4096), p.core, p.halo, opts, cpu, p.history, compact=True, after=p.after) <= p.estimate <= budget
     # pass 1 and the targets (no gradient) run in larger windows within the same budget
     assert p.forward_core > p.core and len(p.forward) < len(p.tiles)
-    assert tiling.forward_bytes((4096, 4096), p.forward_core, p.halo, opts, cpu, p.history, compact=True) <= budget
+    assert tiling.forward_bytes((4096, 4096), p.forward_core, p.halo, opts, cpu, p.history, compact=True, after=p.after) <= budget
     assert f"L-BFGS history 20 -> {p.history}" in p.note and "bf16" in p.note
     level = p.describe()
     assert level["compact"] and level["lbfgs_history"] == p.history and level["note"] == p.note

@@ -181,6 +181,7 @@ def _run_levels(ctx: Context, plan: _Plan, init_image: Optional[np.ndarray],
     for index, (size, n) in enumerate(zip(plan.sizes, plan.steps)):
         t0 = time.perf_counter()
         objective = level_objective(ctx, size)
+        t1 = time.perf_counter()   # the targets are made: the rest is the steps
         if index == 0:
             x = model.to_input(_start_image(ctx, init_image, size)).detach().clone()
         else:
@@ -188,8 +189,12 @@ def _run_levels(ctx: Context, plan: _Plan, init_image: Optional[np.ndarray],
         x.requires_grad_(True)
         tiles = ctx.plan(size, objective.layers)
         level = Level(size, n, objective, _preview(ctx, size), index, len(plan.sizes), plan=tiles)
+        done = ctx.steps.done
         x = optimise(ctx, level, x)
-        report_levels.append({"size": list(size), "steps": n, "seconds": round(time.perf_counter() - t0, 3),
+        t2, done = time.perf_counter(), ctx.steps.done - done
+        report_levels.append({"size": list(size), "steps": n, "seconds": round(t2 - t0, 3),
+                              "targets_seconds": round(t1 - t0, 3),
+                              "seconds_per_step": round((t2 - t1) / done, 3) if done else None,
                               **tiles.describe()})
         if ctx.steps.cancelled:
             break
