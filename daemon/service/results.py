@@ -3,24 +3,10 @@
 An artist changes a weight, the colour mode or the selection and runs again; the new optimum lies
 close to the last result, not to the photo. The daemon keeps the last result of each recent content
 (``ResultStore``: keyed by the content's pixels, bounded by bytes, least recently used dropped first)
-and a submit with ``init: "last"`` starts from it (``warm_start``):
-
-    init = m · resample(last) + (1 − m) · content
-
-where m is the new regions' coverage (the sum of their masks, clamped to [0, 1]; 1 everywhere when
-there are no regions): where the new regions put no style the run starts from the photo, elsewhere
-from the last result, resampled to the working size. The engine gets it as an ordinary init image
-and knows nothing of this store.
-
-A change to luminance-only colour (Gatys et al. 2017 §4) from a full-colour result also moves the
-start's luminance to the statistics the new run aims at, those of the content (the style's luminance
-is matched to them, ``engine.color.match_luminance``):
-
-    Y' = (σ_c / σ_last)(Y_last − μ_last) + μ_c,   every channel shifted by Y' − Y_last
-
-(the YIQ luminance weights sum to 1 and the chroma weights to 0, so the shift changes Y alone): a
-full-colour result carries the painting's tones, which a quarter of the steps did not retune
-(BENCHMARKS.md, "Warm re-runs").
+and a submit with ``init: "last"`` starts from it (``warm_start``): the kept image resampled and
+re-masked to the new regions, its luminance retuned where the run turns luminance-only, by the
+engine's ``engine.warm`` (the maths and its equations live there). The engine gets the result as an
+ordinary init image and knows nothing of this store.
 
 A cancelled job's image is kept too (nothing the artist did is lost); a result larger than the whole
 bound is simply not kept.
@@ -36,7 +22,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .convert import resize_gray, resize_rgb
+from ..engine import warm
+from .convert import resize_gray
 
 DEFAULT_KEEP_BYTES = 256 * 10 ** 6   # ~80 results of 1 megapixel (each with its coverage mask)
 
@@ -129,28 +116,9 @@ def coverage_of(regions, size_hw: Tuple[int, int]) -> Optional[np.ndarray]:
     return np.clip(total, 0, 255).astype(np.uint8)
 
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)     # Y of YIQ, as ``engine.color``
-
-
-def luminance_like(image: np.ndarray, photo: np.ndarray) -> np.ndarray:
-    """``image`` (float H×W×3) with its luminance's mean and spread moved to ``photo``'s (the module
-    docstring's Y'); only Y changes."""
-    y, yc = image @ LUMA, photo @ LUMA
-    moved = (yc.std() / max(float(y.std()), 1e-6)) * (y - y.mean()) + yc.mean()
-    return image + (moved - y)[..., None]
-
-
 def warm_start(kept: Kept, content: np.ndarray, size_hw: Tuple[int, int], regions=(),
                color: str = "full") -> np.ndarray:
-    """The init image of a warm re-run at ``size_hw``: the kept result resampled, re-masked to the new
-    ``regions`` (init = m·last + (1−m)·content, see the module docstring); its luminance moved to the
-    content's where the new run is luminance-only and the kept one was not. uint8 H×W×3."""
-    last = resize_rgb(kept.image, size_hw).astype(np.float32)
-    photo = resize_rgb(content, size_hw).astype(np.float32)
-    if color == "luminance" and kept.options.get("color") != "luminance":
-        last = luminance_like(last, photo)
-    cover = coverage_of(regions, size_hw)
-    if cover is None:
-        return np.ascontiguousarray(np.clip(last.round(), 0, 255).astype(np.uint8))
-    m = cover.astype(np.float32)[..., None] / 255.0
-    return np.clip(np.round(m * last + (1 - m) * photo), 0, 255).astype(np.uint8)
+    """The init image of a warm re-run at ``size_hw`` from ``kept`` (``engine.warm.warm_start``): its
+    luminance is retuned where the new run is luminance-only and the kept one was not. uint8 H×W×3."""
+    retune = color == "luminance" and kept.options.get("color") != "luminance"
+    return warm.warm_start(kept.image, content, size_hw, regions, retune)
