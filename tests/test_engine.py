@@ -195,6 +195,10 @@ def test_coarse_to_fine_gives_the_requested_size(model):
     # 14×20 is too small for VGG's four poolings: that level is dropped
     assert [tuple(lv["size"]) for lv in res.report["levels"]] == pyramid_sizes(67, 100, 80, 3) == [(27, 40), (54, 80)]
     assert seen[-1] == (1, (54, 80))
+    # each level's time splits into making its targets and its steps (issue 11's seconds per step)
+    for lv in res.report["levels"]:
+        assert 0 < lv["targets_seconds"] < lv["seconds"] and lv["seconds_per_step"] > 0
+        assert lv["targets_seconds"] + lv["steps"] * lv["seconds_per_step"] == pytest.approx(lv["seconds"], abs=0.01)
     assert pyramid_sizes(67, 100, 400, 3) == [(67, 100), (134, 200), (268, 400)]
 
 
