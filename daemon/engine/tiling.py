@@ -9,8 +9,10 @@ Sums over disjoint sets of positions add up, so the image is cut into tiles whos
 - tile cores sit on the 16-px pooling grid (origins multiples of 16), so at a layer of stride s a core
   maps to exactly core/s positions and every pooling window of the tile is one of the image's;
 - a tile runs through the network with a HALO of at least the receptive-field radius of the deepest
-  layer used (``halo_for``: 80 px for relu5_1, 48 px for relu4_2; 156 px receptive field at conv5_1),
-  clipped at the image's borders, where the network's own zero padding is the true padding;
+  layer used (``halo_for``: 80 px for relu5_1, 48 px for relu4_2; 156 px receptive field at conv5_1)
+  before its core, rounded up to the grid so that the window's origin sits on it, and only the
+  receptive field after it (``trailing_halo_for``: 70 px for relu5_1), clipped at the image's
+  borders, where the network's own zero padding is the true padding;
 - a tile OWNS its core's positions at every layer: their whole receptive field lies inside the tile's
   input, so they equal the untiled features exactly.
 
@@ -72,7 +74,8 @@ def halo_for(layers: Iterable[str]) -> int:
 def trailing_halo_for(layers: Iterable[str]) -> int:
     """The halo after a core (below it, right of it): only a window's origin must sit on the 16-px
     grid, so past the core the window needs no more than the receptive field, hi − s + 1 px (70 for
-    relu5_1, against 80 before the core): 4 % fewer pixels per window of a 320-px core."""
+    relu5_1, against 80 before the core): 4 % fewer pixels per window of a 320-px core, and room for
+    larger cores in the same budget (4096² under 3 GB: 352 instead of 320)."""
     return max(hi - s + 1 for s, lo, hi in (RECEPTIVE[l] for l in layers))
 
 

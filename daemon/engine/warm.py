@@ -51,4 +51,4 @@ def warm_start(last: np.ndarray, content: np.ndarray, size_hw: Tuple[int, int],
     if regions:
         m = sum(mask_to_tensor(r.content_mask, size_hw, device) for r in regions).clamp(0, 1)
         start = m * start + (1 - m) * photo
-    return to_uint8(start.clamp(0, 1))
+    return np.ascontiguousarray(to_uint8(start.clamp(0, 1)))
