@@ -88,3 +88,11 @@ def mask_to_tensor(mask, size, device) -> torch.Tensor:
     if tuple(t.shape[-2:]) != tuple(size):
         t = F.interpolate(t, size=tuple(size), mode="bilinear", antialias=True, align_corners=False)
     return t[0, 0].clamp(0.0, 1.0)
+
+
+def coverage(regions, size, device):
+    """Where ``regions`` put style, soft in [0, 1] at ``size``: Σ of their content masks, clamped;
+    None without regions (everywhere). The finish composites with it; a warm start re-masks with it."""
+    if not regions:
+        return None
+    return sum(mask_to_tensor(r.content_mask, size, device) for r in regions).clamp(0, 1)

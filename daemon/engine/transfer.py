@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from . import allocator, color, precision, tiling
 from .cache import TargetCache
 from .errors import BadInput, OutOfMemory
-from .guides import mask_to_tensor
+from .guides import coverage
 from .images import check_image, check_mask, resize, to_tensor, to_uint8
 from .job import Context, Steps
 from .losses import Objective, gram
@@ -320,9 +320,7 @@ def _start_image(ctx: Context, init_image: Optional[np.ndarray], size) -> torch.
 
 def _coverage(ctx: Context, size) -> Optional[torch.Tensor]:
     """Where the regions put style (soft, in [0,1]); None = everywhere."""
-    if not ctx.inputs.regions:
-        return None
-    return sum(mask_to_tensor(r.content_mask, size, ctx.model.device) for r in ctx.inputs.regions).clamp(0, 1)
+    return coverage(ctx.inputs.regions, size, ctx.model.device)
 
 
 def _finish(ctx: Context, x_rgb: torch.Tensor, size, coverage: Optional[torch.Tensor]) -> torch.Tensor:

@@ -4,7 +4,7 @@ The daemon keeps last results (``service.results``); this is the maths it applie
 
     init = m · resample(last) + (1 − m) · content
 
-where m is the new regions' coverage (Σ of their masks, clamped to [0, 1], as ``transfer._coverage``;
+where m is the new regions' coverage (Σ of their masks, clamped to [0, 1]: ``guides.coverage``;
 1 everywhere without regions): where the new regions put no style the run starts from the photo,
 elsewhere from the last result resampled to the working size.
 
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import color
-from .guides import mask_to_tensor
+from .guides import coverage
 from .images import resize, to_tensor, to_uint8
 from .options import Region
 
@@ -48,7 +48,7 @@ def warm_start(last: np.ndarray, content: np.ndarray, size_hw: Tuple[int, int],
     photo = resize(to_tensor(content, device), size_hw)
     if retune_luminance:
         start = luminance_like(start, photo)
-    if regions:
-        m = sum(mask_to_tensor(r.content_mask, size_hw, device) for r in regions).clamp(0, 1)
+    m = coverage(regions, size_hw, device)
+    if m is not None:
         start = m * start + (1 - m) * photo
     return np.ascontiguousarray(to_uint8(start.clamp(0, 1)))

@@ -23,9 +23,8 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..engine import warm
-from .convert import resize_gray
 
-DEFAULT_KEEP_BYTES = 256 * 10 ** 6   # ~80 results of 1 megapixel (each with its coverage mask)
+DEFAULT_KEEP_BYTES = 256 * 10 ** 6   # ~85 results of 1 megapixel
 
 
 def content_key(data: bytes, width: int, height: int) -> str:
@@ -42,7 +41,6 @@ class Kept:
 
     image: np.ndarray                      # uint8 H×W×3, the working size
     options: dict                          # the TransferOptions it ran with (to_dict)
-    coverage: Optional[np.ndarray] = None  # uint8 H×W: where its regions put style; None = everywhere
     cancelled: bool = False
     job: str = ""
     at: float = field(default_factory=time.time)
@@ -53,7 +51,7 @@ class Kept:
 
     @property
     def nbytes(self) -> int:
-        return self.image.nbytes + (0 if self.coverage is None else self.coverage.nbytes) + 512
+        return self.image.nbytes + 512
 
     def describe(self) -> dict:
         return {"job": self.job, "size": [self.size[1], self.size[0]], "cancelled": self.cancelled,
@@ -103,17 +101,6 @@ class ResultStore:
     def stats(self) -> dict:
         with self._lock:
             return {"entries": len(self._items), "bytes": self._bytes, "max_bytes": self.max_bytes, **self.counts}
-
-
-def coverage_of(regions, size_hw: Tuple[int, int]) -> Optional[np.ndarray]:
-    """Where engine ``regions`` put style, at ``size_hw``, as uint8 (255 = styled); None without regions."""
-    if not regions:
-        return None
-    total = np.zeros(size_hw, np.float32)
-    for r in regions:
-        m = np.clip(np.round(np.asarray(r.content_mask, np.float32) * 255), 0, 255).astype(np.uint8)
-        total += resize_gray(m, size_hw).astype(np.float32)
-    return np.clip(total, 0, 255).astype(np.uint8)
 
 
 def warm_start(kept: Kept, content: np.ndarray, size_hw: Tuple[int, int], regions=(),

@@ -42,7 +42,7 @@ from ..engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
 from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
 from .jobs import Job, JobQueue, job_message
 from .memory import Plan, after_oom, available_bytes, free_device_memory, plan
-from .results import Kept, ResultStore, content_key, coverage_of, warm_start
+from .results import Kept, ResultStore, content_key, warm_start
 from .speed import Speed, options_work, probe, sentence
 
 SMALL_PREVIEW = 512       # a preview of at most this long edge is sent as often as the job asks
@@ -201,7 +201,7 @@ class Worker:
             image = resize_rgb(image, target)
         run_s = time.perf_counter() - t0
         report = dict(result.report)
-        self.keep(job, key, result, opts, regions)
+        self.keep(job, key, result, opts)
         report.update(job=job.id, label=job.label, queue_wait_s=round(wait_s, 3), run_s=round(run_s, 3),
                       fallbacks=notes, requested_size=opts.size, worked_at=used,
                       output_size=[int(target[1]), int(target[0])],
@@ -242,14 +242,14 @@ class Worker:
         self.emit(job, "progress", {"step": 0, "total": 0, "message": message})
         return kept, said
 
-    def keep(self, job: Job, key: str, result, opts, regions) -> None:
+    def keep(self, job: Job, key: str, result, opts) -> None:
         """This job's image (at the size the engine worked at) as the content's last result; a cancelled
         one too, so nothing the artist did is lost. Nothing when no step ran."""
         if not result.report.get("steps_done"):
             return
         image = np.ascontiguousarray(result.image)
-        self.results.put(key, Kept(image=image, options=opts.to_dict(), coverage=coverage_of(regions, image.shape[:2]),
-                                   cancelled=bool(result.cancelled), job=job.id))
+        self.results.put(key, Kept(image=image, options=opts.to_dict(), cancelled=bool(result.cancelled),
+                                   job=job.id))
 
     def job_budget(self, job: Job) -> Optional[int]:
         """Bytes the job may use: its own ``memory_budget`` (submit field), capped by the daemon's."""
