@@ -62,7 +62,7 @@ def _loss_and_grad(model, content, styles, options, regions=(), tile=0, mix=Fals
         x = model.to_input(ctx.inputs.content).detach().clone()
     assert plan.tiled == bool(tile)
     if forward:
-        plan = dataclasses.replace(plan, forward_core=forward, forward_tiles=tiling.tiles(size, forward, plan.halo, plan.after))
+        plan = dataclasses.replace(plan, forward_core=forward, forward_tiles=tiling.tiles(size, forward, plan.halo))
         assert len(plan.forward) != len(plan.tiles)
     if tile:
         assert len({t.core[0] for t in plan.tiles}) >= 3 and len({t.core[2] for t in plan.tiles}) >= 3
@@ -118,20 +118,44 @@ def test_tiled_scale_mix_equals_untiled(model, images):
           _loss_and_grad(model, content, [starry, scream], options, tile=TILE))
 
 
+def test_a_window_computes_exactly_the_untiled_features_of_its_valid_region(model):
+    """Any window of an image (odd origins, edges of the image or inside it, a sliver too narrow for
+    the deep layers), run knowing where it lies, gives at every layer the untiled features of the
+    region ``valid_regions`` names: no position computed from the padding where the image has pixels."""
+    from daemon.engine.vgg import LAYER_INDEX, valid_regions
+    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
+    h, w = 181, 157
+    x = model.to_input(torch.rand((1, 3, h, w), generator=torch.Generator().manual_seed(0)))
+    with torch.no_grad():
+        whole = model.features(x, layers)
+        for y0, y1, x0, x1 in [(0, 110, 0, 90), (37, 160, 51, 157), (61, 181, 0, 157), (3, 178, 5, 150), (0, 181, 148, 157)]:
+            part = model.features(x[..., y0:y1, x0:x1], layers, within=(y0, x0, h, w))
+            regions = valid_regions((y0, x0, h, w), (y1 - y0, x1 - x0), LAYER_INDEX["relu5_1"])[0]
+            for l in layers:
+                a, b, c, d = regions[l]
+                assert part[l].shape[-2:] == (b - a, d - c), (l, (y0, y1, x0, x1))
+                ref = whole[l][..., a:b, c:d]
+                assert torch.allclose(part[l], ref, rtol=1e-5, atol=1e-5 * float(whole[l].abs().max())), l
+            assert x1 - x0 > 20 or part["relu5_1"].numel() == 0   # the sliver: nothing exact at relu5_1
+
+
 @pytest.mark.slow
 def test_tiled_features_equal_untiled_where_halos_lie_inside_the_image(model):
     """At 288 px in 64-px tiles the middle tiles' windows are cut out of the image on every side, with
-    the 16-px grid's 80 px before the core and only the receptive field's 70 after it: their cores'
-    features are still the untiled ones, at every layer up to relu5_1."""
+    only the receptive field's 70 px around the core: their cores' features are still the untiled
+    ones, at every layer up to relu5_1, though each layer computes only the positions it gets exactly
+    (its map shrinks by a ring per convolution along the window's inner edges)."""
     x = model.to_input(torch.rand((1, 3, 288, 272), generator=torch.Generator().manual_seed(0)))
     layers = ("relu1_1", "relu3_1", "relu4_2", "relu5_1")
-    halo, after = tiling.halo_for(layers), tiling.trailing_halo_for(layers)
-    plan = tiling.Plan((288, 272), 64, halo, tiling.tiles((288, 272), 64, halo, after), after=after)
-    assert (halo, after) == (80, 70) and tiling.halo_for(("relu4_2",)) == 48
-    assert plan.describe()["halo_after"] == 70
-    assert any(t.window[0] > 0 and t.window[1] < 288 for t in plan.tiles)
-    whole = tiling.features(lambda xi: model.features(xi, layers), x, tiling.Plan((288, 272)))
-    tiled = tiling.features(lambda xi: model.features(xi, layers), x, plan)
+    halo = tiling.halo_for(layers)
+    plan = tiling.Plan((288, 272), 64, halo, tiling.tiles((288, 272), 64, halo))
+    assert halo == 70 and tiling.halo_for(("relu4_2",)) == 38
+    middle = [t for t in plan.tiles if t.window[0] > 0 and t.window[1] < 288 and t.window[2] > 0 and t.window[3] < 272]
+    assert middle and all(t.window[1] - t.window[0] == 64 + 2 * 70 for t in middle)
+    with torch.no_grad():   # at relu5_1 a window inside the image computes its core's positions, no more
+        assert model.features(middle[0].input(x), layers, middle[0].within)["relu5_1"].shape[-2:] == (4, 4)
+    whole = tiling.features(lambda xi, within=None: model.features(xi, layers, within), x, tiling.Plan((288, 272)))
+    tiled = tiling.features(lambda xi, within=None: model.features(xi, layers, within), x, plan)
     for l in layers:
         assert torch.allclose(whole[l], tiled[l], rtol=1e-4, atol=1e-3 * float(whole[l].abs().max())), l
 
@@ -208,10 +232,10 @@ def test_a_4096_px_job_fits_3_gb_with_its_state_compacted_and_says_so():
     assert full_state > budget
     p = tiling.plan((4096, 4096), CONTENT_LAYERS + STYLE_LAYERS, opts, cpu, budget)
     assert p.tiled and p.compact and 1 <= p.history < 20 and p.core >= tiling.GOOD_CORE
-    assert tiling.tiled_bytes((4096, 4096), p.core, p.halo, opts, cpu, p.history, compact=True, after=p.after) <= p.estimate <= budget
+    assert tiling.tiled_bytes((4096, 4096), p.core, p.halo, opts, cpu, p.history, compact=True) <= p.estimate <= budget
     # pass 1 and the targets (no gradient) run in larger windows within the same budget
     assert p.forward_core > p.core and len(p.forward) < len(p.tiles)
-    assert tiling.forward_bytes((4096, 4096), p.forward_core, p.halo, opts, cpu, p.history, compact=True, after=p.after) <= budget
+    assert tiling.forward_bytes((4096, 4096), p.forward_core, p.halo, opts, cpu, p.history, compact=True) <= budget
     assert f"L-BFGS history 20 -> {p.history}" in p.note and "bf16" in p.note
     level = p.describe()
     assert level["compact"] and level["lbfgs_history"] == p.history and level["note"] == p.note
@@ -244,6 +268,6 @@ def test_a_compacted_history_and_content_target_reach_the_full_precision_loss(mo
     with torch.no_grad():
         start = float(full(ctx.features(model.to_input(ctx.inputs.content), full.layers)).total)
     whole = run(full, tiling.Plan(size))
-    tiled = run(compact, tiling.Plan(size, TILE, 80, tiling.tiles(size, TILE, 80), history=6, compact=True))
+    tiled = run(compact, tiling.Plan(size, TILE, 70, tiling.tiles(size, TILE, 70), history=6, compact=True))
     assert whole < 0.5 * start
     assert abs(tiled - whole) / whole < 0.02

@@ -74,13 +74,14 @@ class Context:
         """bf16 for the network where the options and the device allow it (``precision``)."""
         return precision.autocast(self.model.device, self.options.fast)
 
-    def features(self, x: torch.Tensor, layers) -> Dict[str, torch.Tensor]:
+    def features(self, x: torch.Tensor, layers, within=None) -> Dict[str, torch.Tensor]:
         with self.autocast():
-            return self.model.features(x, layers)
+            return self.model.features(x, layers, within)
 
-    def features_of(self, layers) -> Callable[[torch.Tensor], Dict[str, torch.Tensor]]:
-        """x -> its features at ``layers``: what the tiled passes run on every tile."""
-        return lambda x: self.features(x, layers)
+    def features_of(self, layers) -> Callable[..., Dict[str, torch.Tensor]]:
+        """(x, within=None) -> its features at ``layers``: what the tiled passes run on every tile's
+        window (``within``: where it lies in the image, ``Model.features``)."""
+        return lambda x, within=None: self.features(x, layers, within)
 
     def plan(self, size, layers) -> tiling.Plan:
         """How an image of ``size`` is run through ``layers``: whole, or in tiles (``tiling.plan``)."""

@@ -7,12 +7,15 @@ multiplied in,  guided sums  Σ_p t(p) f_p / Σ_p t(p),  content  Σ_p |F_p − 
 Sums over disjoint sets of positions add up, so the image is cut into tiles whose CORES partition it:
 
 - tile cores sit on the 16-px pooling grid (origins multiples of 16), so at a layer of stride s a core
-  maps to exactly core/s positions and every pooling window of the tile is one of the image's;
-- a tile runs through the network with a HALO of at least the receptive-field radius of the deepest
-  layer used (``halo_for``: 80 px for relu5_1, 48 px for relu4_2; 156 px receptive field at conv5_1)
-  before its core, rounded up to the grid so that the window's origin sits on it, and only the
-  receptive field after it (``trailing_halo_for``: 70 px for relu5_1), clipped at the image's
-  borders, where the network's own zero padding is the true padding;
+  maps to exactly core/s positions;
+- a tile runs through the network in a WINDOW: its core with a HALO of the receptive-field radius of
+  the deepest layer used on every side (``halo_for``: 70 px for relu5_1, 38 px for relu4_2), clipped
+  at the image's borders, where the network's own zero padding is the true padding;
+- the window knows where it lies in the image (``Tile.within``, ``vgg.valid_regions``): every layer
+  keeps only the positions it computes exactly (a convolution loses one ring along the window's inner
+  edges, a pooling starts at an even position of the image's map, so its windows are the image's),
+  so the deeper layers compute only what they still need: at a 352-px core, a forward + backward costs
+  1.6× the core's, where running the whole window through every layer cost 2.0× (BENCHMARKS.md);
 - a tile OWNS its core's positions at every layer: their whole receptive field lies inside the tile's
   input, so they equal the untiled features exactly.
 
@@ -39,7 +42,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 
 from .errors import BadInput
-from .vgg import LAYERS
+from .vgg import LAYERS, valid_regions
 
 GRID = 16                      # VGG-19 pools four times before relu5_1: the feature grids align every 16 px
 GOOD_CORE = 256                # a core from which on the halo's recomputation costs less than the core
@@ -65,18 +68,11 @@ STRIDE = {name: s for name, (s, _, _) in RECEPTIVE.items()}
 
 
 def halo_for(layers: Iterable[str]) -> int:
-    """The halo (px, a multiple of 16) that makes a core's features exact at every one of ``layers``.
-    A core [c0, c1) owns positions c0/s … c1/s − 1, which see [c0 − lo, c1 − s + hi]."""
-    need = max(max(lo, hi - s + 1) for s, lo, hi in (RECEPTIVE[l] for l in layers))
-    return GRID * math.ceil(need / GRID)
-
-
-def trailing_halo_for(layers: Iterable[str]) -> int:
-    """The halo after a core (below it, right of it): only a window's origin must sit on the 16-px
-    grid, so past the core the window needs no more than the receptive field, hi − s + 1 px (70 for
-    relu5_1, against 80 before the core): 4 % fewer pixels per window of a 320-px core, and room for
-    larger cores in the same budget (4096² under 3 GB: 352 instead of 320)."""
-    return max(hi - s + 1 for s, lo, hi in (RECEPTIVE[l] for l in layers))
+    """The halo (px) that makes a core's features exact at every one of ``layers``: a core [c0, c1)
+    owns positions c0/s … c1/s − 1, which see [c0 − lo, c1 − s + hi] (70 px on both sides for
+    relu5_1). A window starting lo before a core on the grid meets every pooling at an even position
+    of its map, so no position is lost to the pooling's parity (``vgg.valid_regions``)."""
+    return max(max(lo, hi - s + 1) for s, lo, hi in (RECEPTIVE[l] for l in layers))
 
 
 # ---- tiles ---------------------------------------------------------------------------------------
@@ -93,15 +89,23 @@ class Tile:
         y0, y1, x0, x1 = self.window
         return x[..., y0:y1, x0:x1]
 
+    @property
+    def within(self) -> Tuple[int, int, int, int]:
+        """Where the window lies: (y0, x0, height, width) of the image (``Model.features``)."""
+        return self.window[0], self.window[2], self.image[0], self.image[1]
+
     def _owned(self, layer: str, origin: Tuple[int, int]) -> Tuple[slice, slice]:
         s = STRIDE[layer]
         y0, y1, x0, x1 = self.core
-        oy, ox = origin[0] // s, origin[1] // s
+        oy, ox = origin
         return slice(y0 // s - oy, y1 // s - oy), slice(x0 // s - ox, x1 // s - ox)
 
     def crop(self, layer: str, features: torch.Tensor) -> torch.Tensor:
-        """The owned positions of this tile's own feature map at ``layer``."""
-        ys, xs = self._owned(layer, (self.window[0], self.window[2]))
+        """The owned positions of this tile's own feature map at ``layer`` (run ``within`` the image:
+        the map covers ``vgg.valid_regions``' region of the layer)."""
+        y0, y1, x0, x1 = self.window
+        region = valid_regions(self.within, (y1 - y0, x1 - x0))[0][layer]
+        ys, xs = self._owned(layer, (region[0], region[2]))
         return features[..., ys, xs]
 
     def take(self, layer: str, full: torch.Tensor) -> torch.Tensor:
@@ -115,23 +119,22 @@ class Tile:
         return (self.image[0] // s) * (self.image[1] // s)
 
 
-def _cuts(n: int, core: int, halo: int, after: int) -> List[Tuple[int, int, int, int]]:
+def _cuts(n: int, core: int, halo: int) -> List[Tuple[int, int, int, int]]:
     """Along one axis of n px: (core start, core end, window start, window end) of each tile."""
     out = []
     for c0 in range(0, n, core):
         c1 = min(n, c0 + core)
-        out.append((c0, c1, max(0, c0 - halo), min(n, c1 + after)))
+        out.append((c0, c1, max(0, c0 - halo), min(n, c1 + halo)))
     return out
 
 
-def tiles(size: Tuple[int, int], core: int, halo: int, after: Optional[int] = None) -> List[Tile]:
+def tiles(size: Tuple[int, int], core: int, halo: int) -> List[Tile]:
     """Tiles of ``core`` px (a multiple of 16) covering an image of ``size`` = (h, w), row by row,
-    with ``halo`` px before each core and ``after`` (default: ``halo``) after it."""
+    with ``halo`` px around each core."""
     h, w = size
-    after = halo if after is None else after
     return [Tile((cy0, cy1, cx0, cx1), (wy0, wy1, wx0, wx1), (h, w))
-            for cy0, cy1, wy0, wy1 in _cuts(h, core, halo, after)
-            for cx0, cx1, wx0, wx1 in _cuts(w, core, halo, after)]
+            for cy0, cy1, wy0, wy1 in _cuts(h, core, halo)
+            for cx0, cx1, wx0, wx1 in _cuts(w, core, halo)]
 
 
 # ---- memory --------------------------------------------------------------------------------------
@@ -211,29 +214,26 @@ def untiled_bytes(size: Tuple[int, int], options, device: torch.device, regions:
 
 
 def tiled_bytes(size: Tuple[int, int], core: int, halo: int, options, device: torch.device,
-                history: Optional[int] = None, regions: int = 0, compact: bool = False,
-                after: Optional[int] = None) -> int:
-    """Peak bytes of a level run in tiles of ``core`` px with ``halo`` (and ``after``, as ``tiles``)."""
+                history: Optional[int] = None, regions: int = 0, compact: bool = False) -> int:
+    """Peak bytes of a level run in tiles of ``core`` px with ``halo``."""
     px = size[0] * size[1]
     return int(base_bytes(device) + px * image_bytes_per_pixel(options, history, regions, compact)
-               + max(_window_pixels(size, core, halo, after) * activation_bytes_per_pixel(options, device),
+               + max(_window_pixels(size, core, halo) * activation_bytes_per_pixel(options, device),
                      px * step_bytes_per_pixel(options, compact)))
 
 
-def _window_pixels(size: Tuple[int, int], core: int, halo: int, after: Optional[int] = None) -> int:
-    """Pixels of the largest window of tiles of ``core`` px with ``halo`` and ``after`` (clipped to
-    the image)."""
-    side = core + halo + (halo if after is None else after)
+def _window_pixels(size: Tuple[int, int], core: int, halo: int) -> int:
+    """Pixels of the largest window of tiles of ``core`` px with ``halo`` (clipped to the image)."""
+    side = core + 2 * halo
     return min(side, size[0]) * min(side, size[1])
 
 
 def forward_bytes(size: Tuple[int, int], core: int, halo: int, options, device: torch.device,
-                  history: Optional[int] = None, regions: int = 0, compact: bool = False,
-                  after: Optional[int] = None) -> int:
+                  history: Optional[int] = None, regions: int = 0, compact: bool = False) -> int:
     """Peak bytes of a level's forward passes without gradient in tiles of ``core`` px (pass 1 and
     the targets run while the image-sized state is resident)."""
     return int(base_bytes(device) + size[0] * size[1] * image_bytes_per_pixel(options, history, regions, compact)
-               + _window_pixels(size, core, halo, after) * forward_bytes_per_pixel(options, device))
+               + _window_pixels(size, core, halo) * forward_bytes_per_pixel(options, device))
 
 
 @dataclass
@@ -256,7 +256,6 @@ class Plan:
     estimate: Optional[int] = None       # the peak bytes ``plan`` counted (under a budget)
     forward_core: int = 0
     forward_tiles: List[Tile] = field(default_factory=list)
-    after: Optional[int] = None          # the halo after each core (``trailing_halo_for``; None: ``halo``)
 
     @property
     def tiled(self) -> bool:
@@ -271,8 +270,6 @@ class Plan:
         """The report's entry for a level."""
         out = {"tiled": self.tiled, "tile": self.core or None, "tiles": len(self.tiles) if self.tiled else 1,
                "halo": self.halo if self.tiled else None}
-        if self.tiled and self.after is not None and self.after != self.halo:
-            out["halo_after"] = self.after
         if self.tiled and self.forward_tiles:
             out["forward_tile"], out["forward_tiles"] = self.forward_core, len(self.forward_tiles)
         if self.compact:
@@ -310,13 +307,13 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
     fits = budget is None or untiled_bytes(size, options, device, regions) <= budget
     if fits and (forced == 0 or (h <= forced and w <= forced)):
         return Plan(size)
-    halo, after = halo_for(layers), trailing_halo_for(layers)
+    halo = halo_for(layers)
     longest = GRID * math.ceil(max(h, w) / GRID)
     core = min(longest, forced // GRID * GRID) if forced else longest
     history, compact, note = None, False, None
 
     def cost(c, k=None, small=False, opts=options):
-        return tiled_bytes(size, c, halo, opts, device, k, regions, small, after)
+        return tiled_bytes(size, c, halo, opts, device, k, regions, small)
 
     if budget is not None:
         m = options.lbfgs_history if options.optimizer == "lbfgs" else None
@@ -340,21 +337,21 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
         while core > GRID and cost(core, history, compact) > budget:
             core -= GRID
         core = _balanced(core, longest)
-    cut = tiles(size, core, halo, after)
+    cut = tiles(size, core, halo)
     estimate = None if budget is None else cost(core, history, compact)
     if len(cut) == 1:   # one window over the whole image: the same memory as untiled, without the 2nd pass
         return Plan(size, history=history, note=note, compact=compact, estimate=estimate)
     forward_core, forward_cut = 0, []
     if budget is not None:   # the passes without gradient: the largest windows that fit the same budget
         larger = next((c for c in range(longest, core, -GRID)
-                       if forward_bytes(size, c, halo, options, device, history, regions, compact, after)
+                       if forward_bytes(size, c, halo, options, device, history, regions, compact)
                        <= budget), 0)
         if larger:
             forward_core = _balanced(larger, longest)
-            forward_cut = tiles(size, forward_core, halo, after)
+            forward_cut = tiles(size, forward_core, halo)
             estimate = max(estimate, forward_bytes(size, forward_core, halo, options, device, history, regions,
-                                                   compact, after))
-    return Plan(size, core, halo, cut, history, note, compact, estimate, forward_core, forward_cut, after)
+                                                   compact))
+    return Plan(size, core, halo, cut, history, note, compact, estimate, forward_core, forward_cut)
 
 
 # ---- the two passes ------------------------------------------------------------------------------
@@ -375,11 +372,11 @@ def _add(total: Optional[Stats], part: Stats) -> Stats:
     return [{l: td[l] + pd[l] for l in td} for td, pd in zip(total, part)]
 
 
-def statistics(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x: torch.Tensor,
+def statistics(features_of: Callable[..., Dict[str, torch.Tensor]], x: torch.Tensor,
                stats_of: Callable, plan: Plan, stop: Optional[Callable[[], bool]] = None) -> Stats:
     """Pass 1: the statistics of the whole image, summed tile by tile (no gradient).
-    ``features_of(x)`` runs the network; ``stats_of(features, tile)`` gives a term list's statistics
-    of features (tile None: the whole image)."""
+    ``features_of(x, within)`` runs the network (``within``: where a window lies, ``Tile.within``);
+    ``stats_of(features, tile)`` gives a term list's statistics of features (tile None: the whole image)."""
     with torch.no_grad():
         if not plan.tiled:
             return stats_of(features_of(x), None)
@@ -387,11 +384,11 @@ def statistics(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x
         for tile in plan.forward:
             if stop is not None and stop():
                 raise Stopped
-            total = _add(total, stats_of(_owned_features(features_of(tile.input(x)), tile), tile))
+            total = _add(total, stats_of(_owned_features(features_of(tile.input(x), tile.within), tile), tile))
         return total
 
 
-def features(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x: torch.Tensor, plan: Plan,
+def features(features_of: Callable[..., Dict[str, torch.Tensor]], x: torch.Tensor, plan: Plan,
              dtype: torch.dtype = torch.float32) -> Dict[str, torch.Tensor]:
     """Image-sized feature maps (forward only), assembled from every tile's owned positions, stored
     in ``dtype`` (COMPACT for a content target that must be small)."""
@@ -400,7 +397,7 @@ def features(features_of: Callable[[torch.Tensor], Dict[str, torch.Tensor]], x: 
             return {l: f.to(dtype) for l, f in features_of(x).items()}
         out: Dict[str, torch.Tensor] = {}
         for tile in plan.forward:
-            for l, f in _owned_features(features_of(tile.input(x)), tile).items():
+            for l, f in _owned_features(features_of(tile.input(x), tile.within), tile).items():
                 if l not in out:
                     s = STRIDE[l]
                     out[l] = torch.zeros((1, f.shape[1], plan.size[0] // s, plan.size[1] // s), device=x.device,
@@ -427,7 +424,7 @@ def value_and_grad(features_of: Callable, objective, x: torch.Tensor, plan: Plan
             raise Stopped
         xt = tile.input(x).detach().requires_grad_(True)
         with torch.enable_grad():
-            part = stats_of(_owned_features(features_of(xt), tile), tile)
+            part = stats_of(_owned_features(features_of(xt, tile.within), tile), tile)
             surrogate = sum((seed[l] * p[l]).sum() for seed, p in zip(seeds, part) for l in seed)
         if isinstance(surrogate, torch.Tensor) and surrogate.requires_grad:
             surrogate.backward()

@@ -15,9 +15,10 @@ The optimisation runs in the model's input space: ``to_input`` maps RGB in [0, 1
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +44,41 @@ DEEPEST = max(LAYER_INDEX[n] for n in CONTENT_LAYERS + STYLE_LAYERS)  # relu5_1:
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@functools.lru_cache(maxsize=4096)
+def valid_regions(within: Tuple[int, int, int, int], extent: Tuple[int, int], last: int = DEEPEST
+                  ) -> Tuple[Dict[str, Tuple[int, int, int, int]], List[Tuple[int, int, int, int]]]:
+    """The exact positions of a window through the layers: a window of ``extent`` = (h, w) input
+    pixels at ``within`` = (y0, x0, height, width) of an image, run with ``Model.features(...,
+    within)``. Returns (per layer: (y0, y1, x0, x1) of its map in the layer's own coordinates of the
+    whole image; per layer: the (top, bottom, left, right) zero padding of a convolution, or the
+    positions a pooling cuts off its input first).
+
+    A 3×3 convolution is exact at every output whose inputs are all real: along an edge of the window
+    that is an edge of the image too, it pads with zeros as the untiled network does; along an inner
+    edge it does not pad, and its map is one position shorter there. A 2×2 pooling with stride 2 is
+    the image's own where the map starts at an even position, so an odd start loses one position
+    first. The deeper layers so compute only what they still need, and a core's halo is just its
+    receptive field (``tiling.halo_for``). Where nothing is left (a window of a sliver of the image,
+    too narrow for the deep layers), the maps are empty."""
+    y0, x0, height, width = within
+    axes = [[y0, y0 + extent[0], height], [x0, x0 + extent[1], width]]   # [start, end, map length]
+    regions, edges = {}, []
+    for name, kind, _ in LAYERS[: last + 1]:
+        edge = [0, 0, 0, 0]
+        for axis, (a, b, n) in enumerate(axes):
+            if kind == "conv":   # pad at the image's edges, shrink at the window's inner ones
+                edge[2 * axis: 2 * axis + 2] = int(a == 0), int(b == n)
+                a, b = a + int(a > 0), b - int(b < n)
+            elif kind == "pool":
+                edge[2 * axis] = a % 2
+                a += a % 2
+                a, b, n = a // 2, a // 2 + (b - a) // 2, n // 2
+            axes[axis] = [a, max(a, b), n]
+        edges.append(tuple(edge))
+        regions[name] = (axes[0][0], axes[0][1], axes[1][0], axes[1][1])
+    return regions, edges
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -114,8 +150,15 @@ class Model:
         return x / self._scale + self._mean
 
     # ---- forward -----------------------------------------------------------------------------
-    def features(self, x: torch.Tensor, layers: Iterable[str]) -> Dict[str, torch.Tensor]:
-        """Activations at ``layers``; the network stops at the deepest one asked for."""
+    def features(self, x: torch.Tensor, layers: Iterable[str],
+                 within: Optional[Tuple[int, int, int, int]] = None) -> Dict[str, torch.Tensor]:
+        """Activations at ``layers``; the network stops at the deepest one asked for.
+
+        ``within`` = (y0, x0, height, width): x is a window cut out of a larger image at (y0, x0).
+        Each layer then computes only the positions it gets exactly (``valid_regions``): a
+        convolution pads with zeros only along the image's own edges, so along the window's inner
+        edges its map is one position shorter, and the maps shrink layer by layer to what the deeper
+        layers still need; each map of the answer covers ``valid_regions(...)[0][layer]``."""
         wanted = set(layers)
         last = max(LAYER_INDEX[n] for n in wanted)
         out: Dict[str, torch.Tensor] = {}
@@ -123,17 +166,27 @@ class Model:
             # clone, not .contiguous(): a 1×3×H×W view of an H×W×3 array passes as channels_last
             # with a batch stride of 3, and oneDNN then falls back to NCHW for the whole network
             x = x.clone(memory_format=torch.channels_last)
+        regions, edges = (None, None) if within is None else valid_regions(within, tuple(x.shape[-2:]), last)
         weights = self._weights_for_autocast()
-        for name, kind, _ in LAYERS[: last + 1]:
-            if kind == "conv":
+        for i, (name, kind, channels) in enumerate(LAYERS[: last + 1]):
+            if regions is not None and (regions[name][0] == regions[name][1] or regions[name][2] == regions[name][3]):
+                y0, y1, x0, x1 = regions[name]   # nothing exact is left of the window at this depth
+                x = x.new_zeros((x.shape[0], channels, y1 - y0, x1 - x0))
+            elif kind == "conv":
                 w, b = weights[name]
-                x = F.conv2d(x, w, b, padding=1)
+                if edges is None or edges[i] == (1, 1, 1, 1):
+                    x = F.conv2d(x, w, b, padding=1)
+                else:   # a window: zeros only along the image's own edges (no copy for inner windows)
+                    top, bottom, left, right = edges[i]
+                    if top or bottom or left or right:
+                        x = F.pad(x, (left, right, top, bottom))
+                    x = F.conv2d(x, w, b)
             elif kind == "relu":
                 x = F.relu(x)
-            elif self.pooling == "avg":
-                x = F.avg_pool2d(x, 2, 2)
             else:
-                x = F.max_pool2d(x, 2, 2)
+                if edges is not None and edges[i] != (0, 0, 0, 0):   # the pooling's windows must be the image's
+                    x = x[..., edges[i][0]:, edges[i][2]:]
+                x = F.avg_pool2d(x, 2, 2) if self.pooling == "avg" else F.max_pool2d(x, 2, 2)
             if name in wanted:
                 out[name] = x
         return out
