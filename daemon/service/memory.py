@@ -36,7 +36,7 @@ from ..engine.scale import fit_long_edge
 from ..engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
 
 MIN_SIDE = 64                     # never plan below this long edge
-MIN_TILE = 128                    # the smallest tile core the automatic plan uses (the halo is 80 px)
+MIN_TILE = 128                    # the smallest tile core the automatic plan uses (the halo is 70 px)
 MIN_FRACTION = 0.5                # lower the size at most to half; below that the CPU is better
 
 
