@@ -255,7 +255,7 @@ class LiveDialog:
                                          start_new_session=True)
         self.wait(lambda: (self.dir / "window").exists(), "the dialog's window")
         self.window = (self.dir / "window").read_text().strip()      # the dialog's X window id
-        assert self.window, "the dialog did not open"
+        assert self.window, "the dialog did not open; GIMP said:\n" + self.out.read_text(errors="replace")[-3000:]
 
     def wait(self, ready, what, guard=300):
         deadline = time.monotonic() + guard

@@ -14,7 +14,14 @@
 gimp="$1"; script="$2"; dir="$3"; here=$(dirname "$0")
 "$gimp" -df --batch-interpreter=python-fu-eval -b - --quit < "$script" &
 gp=$!
-wid=$(timeout 300 xdotool search --sync --onlyvisible --name '^Neural Style Transfer$' | head -n 1)
+# xdotool's search walks the window tree and dies with BadWindow when a window it is looking at
+# closes meanwhile (GIMP's start opens and closes several): it then prints nothing, so search again
+wid=
+deadline=$(( $(date +%s) + 300 ))
+while [ -z "$wid" ] && kill -0 "$gp" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
+    wid=$(timeout $(( deadline - $(date +%s) + 1 )) xdotool search --sync --onlyvisible --name '^Neural Style Transfer$' 2>/dev/null | head -n 1)
+    [ -n "$wid" ] || sleep 0.2
+done
 echo "run_gui.sh: the dialog's window is $wid" >&2
 echo "$wid" > "$dir/window.part" && mv "$dir/window.part" "$dir/window"
 n=0
