@@ -122,7 +122,7 @@ def test_a_window_computes_exactly_the_untiled_features_of_its_valid_region(mode
     """Any window of an image (odd origins, edges of the image or inside it, a sliver too narrow for
     the deep layers), run knowing where it lies, gives at every layer the untiled features of the
     region ``valid_regions`` names: no position computed from the padding where the image has pixels."""
-    from daemon.engine.vgg import LAYER_INDEX, valid_regions
+    from daemon.engine.vgg import valid_regions
     layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
     h, w = 181, 157
     x = model.to_input(torch.rand((1, 3, h, w), generator=torch.Generator().manual_seed(0)))
@@ -130,7 +130,7 @@ def test_a_window_computes_exactly_the_untiled_features_of_its_valid_region(mode
         whole = model.features(x, layers)
         for y0, y1, x0, x1 in [(0, 110, 0, 90), (37, 160, 51, 157), (61, 181, 0, 157), (3, 178, 5, 150), (0, 181, 148, 157)]:
             part = model.features(x[..., y0:y1, x0:x1], layers, within=(y0, x0, h, w))
-            regions = valid_regions((y0, x0, h, w), (y1 - y0, x1 - x0), LAYER_INDEX["relu5_1"])[0]
+            regions = valid_regions((y0, x0, h, w), (y1 - y0, x1 - x0))[0]
             for l in layers:
                 a, b, c, d = regions[l]
                 assert part[l].shape[-2:] == (b - a, d - c), (l, (y0, y1, x0, x1))

@@ -47,7 +47,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @functools.lru_cache(maxsize=4096)
-def valid_regions(within: Tuple[int, int, int, int], extent: Tuple[int, int], last: int = DEEPEST
+def valid_regions(within: Tuple[int, int, int, int], extent: Tuple[int, int]
                   ) -> Tuple[Dict[str, Tuple[int, int, int, int]], List[Tuple[int, int, int, int]]]:
     """The exact positions of a window through the layers: a window of ``extent`` = (h, w) input
     pixels at ``within`` = (y0, x0, height, width) of an image, run with ``Model.features(...,
@@ -61,11 +61,13 @@ def valid_regions(within: Tuple[int, int, int, int], extent: Tuple[int, int], la
     the image's own where the map starts at an even position, so an odd start loses one position
     first. The deeper layers so compute only what they still need, and a core's halo is just its
     receptive field (``tiling.halo_for``). Where nothing is left (a window of a sliver of the image,
-    too narrow for the deep layers), the maps are empty."""
+    too narrow for the deep layers), the maps are empty. Every layer to relu5_1 is counted (a layer's
+    region does not depend on the deeper ones), so a window's one cached answer serves the network's
+    forward and the tile's crops alike."""
     y0, x0, height, width = within
     axes = [[y0, y0 + extent[0], height], [x0, x0 + extent[1], width]]   # [start, end, map length]
     regions, edges = {}, []
-    for name, kind, _ in LAYERS[: last + 1]:
+    for name, kind, _ in LAYERS[: DEEPEST + 1]:
         edge = [0, 0, 0, 0]
         for axis, (a, b, n) in enumerate(axes):
             if kind == "conv":   # pad at the image's edges, shrink at the window's inner ones
@@ -166,7 +168,7 @@ class Model:
             # clone, not .contiguous(): a 1×3×H×W view of an H×W×3 array passes as channels_last
             # with a batch stride of 3, and oneDNN then falls back to NCHW for the whole network
             x = x.clone(memory_format=torch.channels_last)
-        regions, edges = (None, None) if within is None else valid_regions(within, tuple(x.shape[-2:]), last)
+        regions, edges = (None, None) if within is None else valid_regions(within, tuple(x.shape[-2:]))
         weights = self._weights_for_autocast()
         for i, (name, kind, channels) in enumerate(LAYERS[: last + 1]):
             if regions is not None and (regions[name][0] == regions[name][1] or regions[name][2] == regions[name][3]):
