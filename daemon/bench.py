@@ -453,6 +453,33 @@ def machine_line(m: Dict) -> str:
             f"{m['torch_cpu_capability']}; GPU: {m['gpu'] or 'none'}")
 
 
+class Steal:
+    """The share of CPU time the hypervisor gave to other guests (/proc/stat's "steal") between
+    ``start`` and ``share``: on a shared virtual machine a wall time with 20 % steal is a slower
+    machine, so every timed run records it (None where /proc/stat cannot be read)."""
+
+    @staticmethod
+    def _read():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+    def __init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        self._at = self._read()
+
+    def share(self) -> Optional[float]:
+        now = self._read()
+        if now is None or self._at is None or now[1] <= self._at[1]:
+            return None
+        return round((now[0] - self._at[0]) / (now[1] - self._at[1]), 3)
+
+
 # ---- time to quality ---------------------------------------------------------------------------
 # Not milliseconds per step but what an artist waits for: the wall time, from the request to the
 # image, until our result is as good as pastiche's after N L-BFGS steps, "as good" meaning the same
@@ -524,13 +551,13 @@ def pastiche_to_quality(device, content, style, steps: int, pooling: str) -> Dic
     """pastiche's whole job with a warm network: targets, ``steps`` L-BFGS steps, the image."""
     with tempfile.TemporaryDirectory() as d:
         _sync(device)
-        t = time.perf_counter()
+        t, steal = time.perf_counter(), Steal()
         artist = _pastiche_artist(device, content, style, pooling, d)
         for _ in range(steps):
             artist.draw()
         image = _pastiche_image(artist)
         seconds = time.perf_counter() - t
-    return {"steps": steps, "seconds": seconds, "image": image}
+    return {"steps": steps, "seconds": seconds, "image": image, "steal": steal.share()}
 
 
 def ours_to_quality(model, content, style, options, target: float, stop_when_reached: bool = False) -> Dict:
@@ -557,6 +584,7 @@ def ours_to_quality(model, content, style, options, target: float, stop_when_rea
 
     _sync(model.device)
     clock.run()
+    steal = Steal()
     res = stylize(model, content, [style], options, callback=callback,
                   should_stop=(lambda: bool(reached)) if stop_when_reached else None)
     _sync(model.device)
@@ -569,7 +597,7 @@ def ours_to_quality(model, content, style, options, target: float, stop_when_rea
             "levels": [[lv["size"], lv["steps"]] for lv in res.report["levels"]],
             "objective": final, "objective_ratio": final / target, "best_objective_ratio": best / target,
             "reached_seconds": reached.get("seconds"), "reached_step": reached.get("step"),
-            "scores": scores}
+            "steal": steal.share(), "scores": scores}
 
 
 def main_time_to_quality(args) -> int:
@@ -608,7 +636,8 @@ def main_time_to_quality(args) -> int:
             p = pastiche_to_quality(dev, content, style, args.pastiche_steps, args.pooling)
             p["objective"] = our_objective(model, p.pop("image"), content, style)
         print(f"{w}x{h}: pastiche L-BFGS {p['steps']} steps: {p['seconds']:.1f} s, objective "
-              f"{p['objective']:.4g}{' (from ' + p['from'] + ')' if 'from' in p else ''}", flush=True)
+              f"{p['objective']:.4g}{_steal_text(p)}{' (from ' + p['from'] + ')' if 'from' in p else ''}",
+              flush=True)
         row = {"size": [h, w], "pastiche": p, "runs": []}
         for name, schedule in runs:
             r = ours_to_quality(model, content, style, schedule_options(schedule, size), p["objective"],
@@ -621,7 +650,7 @@ def main_time_to_quality(args) -> int:
             else:
                 verdict = f"not reached (best {r['best_objective_ratio']:.3f}× pastiche's objective)"
             print(f"{w}x{h}: {name}: {verdict}; whole job {r['steps']} steps {r['seconds']:.1f} s, objective "
-                  f"{r['objective']:.4g} ({r['objective_ratio']:.3f}× pastiche's)", flush=True)
+                  f"{r['objective']:.4g} ({r['objective_ratio']:.3f}× pastiche's){_steal_text(r)}", flush=True)
             row["runs"].append(r)
         rows.append(row)
         if dev.type == "cuda":
@@ -654,16 +683,26 @@ def _earlier_pastiche(path: str, steps: int) -> Dict:
     return rows
 
 
+def _steal_text(run: Dict) -> str:
+    steal = run.get("steal")
+    return "" if steal is None else f", CPU steal {100 * steal:.0f} %"
+
+
+def _steal_cell(run: Dict) -> str:
+    steal = run.get("steal")
+    return "?" if steal is None else f"{100 * steal:.0f}"
+
+
 def _print_quality_summary(out: Dict) -> None:
     print(f"\n{machine_line(out['machine'])}")
     print("\n| size | run | levels × steps | whole job s | objective (× pastiche's) "
-          f"| reaches pastiche-{out['pastiche_steps']}'s objective at | time ours / pastiche |")
-    print("|---|---|---|---|---|---|---|")
+          f"| reaches pastiche-{out['pastiche_steps']}'s objective at | time ours / pastiche | CPU steal % |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in out["sizes"]:
         h, w = row["size"]
         p = row["pastiche"]
         print(f"| {w}×{h} | pastiche L-BFGS | {w}×{h} × {p['steps']} | {p['seconds']:.1f} | {p['objective']:.4g} (1) "
-              f"| {p['seconds']:.1f} s | 1 |")
+              f"| {p['seconds']:.1f} s | 1 | {_steal_cell(p)} |")
         for r in row["runs"]:
             levels = " + ".join(f"{lw}×{lh} × {n}" for (lh, lw), n in r["levels"])
             if r["reached_seconds"] is not None:
@@ -671,7 +710,7 @@ def _print_quality_summary(out: Dict) -> None:
             else:
                 when, ratio = f"not reached (best {r['best_objective_ratio']:.3f}×)", "—"
             print(f"| {w}×{h} | {r['name']} | {levels} | {r['seconds']:.1f} | {r['objective']:.4g} "
-                  f"({r['objective_ratio']:.3f}) | {when} | {ratio} |")
+                  f"({r['objective_ratio']:.3f}) | {when} | {ratio} | {_steal_cell(r)} |")
     print(flush=True)
 
 
