@@ -48,9 +48,24 @@ PROC_CONTINUE = "plug-in-neural-style-continue"
 def keep(choice):
     """GIMP 3.0.4's libgimp frees an argument's Gimp.Choice with the procedure without holding a
     reference of its own: freed by Python first, the plug-in segfaults when run; freed by both at exit,
-    it segfaults there. One extra reference that nothing drops: the choice lives as long as the process."""
+    it segfaults there. Two extra references that nothing drops, so the choice lives as long as the
+    process: one on the Python wrapper, and one on the GObject itself, which libgimp's unref would
+    otherwise free under the wrapper (GIMP's start then printed g_object_get_qdata criticals and a
+    segmentation fault when the registration process ended)."""
     import ctypes
+    import ctypes.util
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(choice))
+    for name in ("libgobject-2.0.so.0", "libgobject-2.0-0.dll", "libgobject-2.0.0.dylib",
+                 ctypes.util.find_library("gobject-2.0")):
+        try:
+            gobject = ctypes.CDLL(name)
+        except (OSError, TypeError):
+            continue
+        pointer = ctypes.pythonapi.PyCapsule_GetPointer
+        pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        gobject.g_object_ref.restype, gobject.g_object_ref.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+        gobject.g_object_ref(pointer(choice.__gpointer__, None))
+        break
     return choice
 
 COLOR_CHOICES = (
