@@ -454,9 +454,9 @@ def machine_line(m: Dict) -> str:
 
 
 class Steal:
-    """The share of CPU time the hypervisor gave to other guests (/proc/stat's "steal") between
-    ``start`` and ``share``: on a shared virtual machine a wall time with 20 % steal is a slower
-    machine, so every timed run records it (None where /proc/stat cannot be read)."""
+    """The share of CPU time the hypervisor gave to other guests (/proc/stat's "steal") from the
+    making of a Steal to ``share()``: on a shared virtual machine a wall time with 20 % steal is a
+    slower machine, so every timed run records it (None where /proc/stat cannot be read)."""
 
     @staticmethod
     def _read():
@@ -468,9 +468,6 @@ class Steal:
         return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
 
     def __init__(self) -> None:
-        self.start()
-
-    def start(self) -> None:
         self._at = self._read()
 
     def share(self) -> Optional[float]:

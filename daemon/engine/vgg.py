@@ -309,9 +309,9 @@ def load_model(spec: ModelSpec = ModelSpec()) -> Model:
 
     precision.configure(device)
     # channels_last (NHWC) is the layout cuDNN's tensor-core kernels and oneDNN's kernels want: on the
-    # CPU in fp32 too (a 512×341 step 20 % faster on AVX512 without bf16, 11 % on AVX2; BENCHMARKS.md)
-    # The weights in NHWC too: with NCHW weights every convolution, forward and backward, copied its
-    # weight into NHWC first (2 ms per 512×512×3×3 weight on a 2-core CPU: 15 % of a 128-px step)
+    # CPU in fp32 too (a 512×341 step 20 % faster on AVX512 without bf16, 11 % on AVX2; BENCHMARKS.md),
+    # for the weights as well as the activations (with NCHW weights every convolution, forward and
+    # backward, first copied its weight to NHWC: 15 % of a 128-px step on a 2-core CPU)
     channels_last = device.type in ("cuda", "cpu")
     if channels_last:
         weights = {n: (w.contiguous(memory_format=torch.channels_last), b) for n, (w, b) in weights.items()}

@@ -23,6 +23,7 @@ sys.path):
 Standard library + GObject introspection only; nothing heavy at import time (GIMP runs this file at
 every start to register the procedure).
 """
+import functools
 import os
 import sys
 
@@ -45,6 +46,22 @@ PROC = "plug-in-neural-style"
 PROC_CONTINUE = "plug-in-neural-style-continue"
 
 
+@functools.lru_cache(maxsize=None)
+def _g_object_ref():
+    """libgobject's g_object_ref through ctypes, looked up once (None where the library cannot be found)."""
+    import ctypes
+    import ctypes.util
+    for name in ("libgobject-2.0.so.0", "libgobject-2.0-0.dll", "libgobject-2.0.0.dylib",
+                 ctypes.util.find_library("gobject-2.0")):
+        try:
+            ref = ctypes.CDLL(name).g_object_ref
+        except (OSError, TypeError):
+            continue
+        ref.restype, ref.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+        return ref
+    return None
+
+
 def keep(choice):
     """GIMP 3.0.4's libgimp frees an argument's Gimp.Choice with the procedure without holding a
     reference of its own: freed by Python first, the plug-in segfaults when run; freed by both at exit,
@@ -53,20 +70,14 @@ def keep(choice):
     otherwise free under the wrapper (GIMP's start then printed g_object_get_qdata criticals and a
     segmentation fault when the registration process ended)."""
     import ctypes
-    import ctypes.util
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(choice))
-    for name in ("libgobject-2.0.so.0", "libgobject-2.0-0.dll", "libgobject-2.0.0.dylib",
-                 ctypes.util.find_library("gobject-2.0")):
-        try:
-            gobject = ctypes.CDLL(name)
-        except (OSError, TypeError):
-            continue
+    ref = _g_object_ref()
+    if ref is not None:
         pointer = ctypes.pythonapi.PyCapsule_GetPointer
         pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-        gobject.g_object_ref.restype, gobject.g_object_ref.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
-        gobject.g_object_ref(pointer(choice.__gpointer__, None))
-        break
+        ref(pointer(choice.__gpointer__, None))
     return choice
+
 
 COLOR_CHOICES = (
     ("full", "Full colour", "The style's colours (Gatys et al. 2016)"),
