@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from daemon.engine import (BadInput, EmptyRegion, ModelSpec, Region, TransferOptions, load_model,
-                           mix_styles, stylize)
+                           mix_styles, objective, stylize)
 from daemon.engine import color
 from daemon.engine.guides import propagate_guide
 from daemon.engine.losses import gram
@@ -249,6 +249,41 @@ def test_an_unknown_optimiser_is_refused_not_replaced():
     assert isinstance(make_optimizer("adam", x, 5, 1.0, 255.0), Adam)
     with pytest.raises(BadInput, match="optimizer must be one of lbfgs, adam"):
         make_optimizer("sgd", x, 5, 1.0, 255.0)
+
+
+@pytest.mark.parametrize("kind", ["lbfgs", "lbfgs-compact", "adam"])
+def test_every_optimiser_keeps_the_image_in_the_box(kind):
+    """A minimum outside the box [lo, hi]: each step is projected, and the image ends at the box's
+    nearest point (the clamped minimum), not outside it."""
+    from daemon.engine.optim import LBFGS, Adam
+
+    target = torch.linspace(-3.0, 3.0, 64).view(1, 1, 8, 8).repeat(1, 3, 1, 1)
+    lo, hi = torch.tensor([-1.0, -0.5, 0.0]).view(1, 3, 1, 1), torch.tensor([1.0, 0.5, 2.0]).view(1, 3, 1, 1)
+    x = torch.zeros_like(target, requires_grad=True)
+    opt = (Adam(x, lr=0.05 * 255, input_scale=1.0, bounds=(lo, hi)) if kind == "adam" else
+           LBFGS(x, history=5, storage=torch.bfloat16 if kind == "lbfgs-compact" else None, bounds=(lo, hi)))
+
+    def closure():
+        x.grad = None
+        loss = 0.5 * ((x - target) ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(300 if kind == "adam" else 40):
+        opt.step(closure)
+        assert bool(((x >= lo) & (x <= hi)).all())
+    assert torch.allclose(x.detach(), torch.maximum(torch.minimum(target, hi), lo), atol=2e-2)
+
+
+def test_the_delivered_image_scores_the_loss_the_optimiser_reached(model):
+    """The optimiser keeps the image a picture (values in [0, 1]), so the delivered image, clamped and
+    rounded to 8 bits, has the loss the job reports, not a higher one (unconstrained, values leave
+    the range and the clamp at the end undid part of the work)."""
+    content, style = example("chelsea.png", 64), example("starry_night.jpg", 64)
+    options = TransferOptions(size=64, steps=40, levels=1)
+    result = stylize(model, content, [style], options)
+    delivered = objective(model, result.image, content, [style], options)
+    assert delivered == pytest.approx(result.report["losses"]["total"], rel=0.01)
 
 
 def test_several_styles_blend_with_weights(model):

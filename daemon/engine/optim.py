@@ -23,6 +23,15 @@ and no line search, like ``torch.optim.LBFGS`` as the authors use it, with three
   history lives in one preallocated ring buffer, so the step's shapes never change.
 One call of ``step`` evaluates the loss once (at the current image) and then moves the image.
 
+The box (``bounds``): the image is a picture, every value in [0, 1] (in the model's input units, per
+channel), and the result is delivered clamped to it. Unconstrained, as in the papers, some values
+leave the box (2.4 % of them at 256 px after 100 steps, by up to half the range) and the clamp at the
+end then raises the objective of the delivered image by 7-11 % (BENCHMARKS.md, "The box"). So each
+step is projected onto the box (projected L-BFGS; Bertsekas 1982, "Projected Newton methods for
+optimization problems with simple constraints"): x ← clamp(x + t d, lo, hi), and the pair stores the
+step actually taken, s = x_new − x_old, so the curvature pairs describe the points the gradients were
+taken at. Adam's step is projected the same way.
+
 Compact storage (``storage=torch.bfloat16``, chosen by ``tiling.plan`` only when a memory budget needs
 it): the history is kept in bf16 (half the bytes; the maths stays fp32, the k×k algebra fp64) and the
 step works in place, so besides the image, its gradient and the history only the previous gradient
@@ -33,7 +42,7 @@ next pair, where the next call finds it. The products with the history are taken
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import torch
 
@@ -41,12 +50,23 @@ from .errors import BadInput
 from .options import OPTIMIZERS
 
 Closure = Callable[[], torch.Tensor]  # computes the loss, fills x.grad, returns the loss
+Bounds = Tuple[torch.Tensor, torch.Tensor]   # (lo, hi), broadcastable to the image
 CHUNK = 1 << 18                       # columns of the history per product in compact storage (fp32 temps)
 
 
 def _chunks(n: int):
     for i in range(0, n, CHUNK):
         yield slice(i, min(n, i + CHUNK))
+
+
+@torch.no_grad()
+def take_step(x: torch.Tensor, step: torch.Tensor, bounds: Optional[Bounds]) -> None:
+    """x ← clamp(x + step, lo, hi), and ``step`` (a tensor of x's numel, in x's logical order) becomes
+    the step actually taken; in place, no image-sized temporary."""
+    s = step.view(x.shape)
+    if bounds is not None:
+        s.add_(x).clamp_(*bounds).sub_(x)
+    x.add_(s)
 
 
 def _abs_max(v: torch.Tensor) -> torch.Tensor:
@@ -57,10 +77,11 @@ def _abs_max(v: torch.Tensor) -> torch.Tensor:
 
 class LBFGS:
     def __init__(self, x: torch.Tensor, history: int = 20, max_step: float = 32.0, unit: float = 1.0,
-                 storage: Optional[torch.dtype] = None):
+                 storage: Optional[torch.dtype] = None, bounds: Optional[Bounds] = None):
         """``max_step`` in grey levels; ``unit`` = model-input units per grey level; ``storage``: the
-        history's dtype (None: x's; another one is the compact, in-place step, module docstring)."""
-        self.x, self.m = x, history
+        history's dtype (None: x's; another one is the compact, in-place step, module docstring);
+        ``bounds``: (lo, hi), broadcastable to x, the box each step is projected onto (None: none)."""
+        self.x, self.m, self.bounds = x, history, bounds
         self.max_step, self.unit = max_step * unit, unit
         self.compact = storage is not None and storage != x.dtype
         # rows 0..m-1 hold s, rows m..2m-1 hold y, in ring order; `inner` = their pairwise products
@@ -146,7 +167,7 @@ class LBFGS:
                 d[c] = -(g[c] * gamma + coef @ hist[:, c].float())
             t = torch.clamp(self.max_step / _abs_max(d).clamp_min(1e-30), max=1.0)
         d.mul_(t)
-        self.x.add_(d.view_as(self.x))
+        take_step(self.x, d, self.bounds)
         hist[(self.newest + 1) % m].copy_(d)       # s of the next pair, in the slot it will take
         self.prev_g = g
 
@@ -165,7 +186,7 @@ class LBFGS:
                 d = self._remember_and_direction(self.prev_step, g - self.prev_g, g)
                 t = torch.clamp(self.max_step / d.abs().max().clamp_min(1e-30), max=1.0)
             step = d * t
-            self.x.add_(step.view_as(self.x))
+            take_step(self.x, step, self.bounds)
             self.prev_g, self.prev_step = g, step
         return loss
 
@@ -173,23 +194,27 @@ class LBFGS:
 class Adam:
     """torch.optim.Adam on the image, with a step size given in 0-255 pixel units."""
 
-    def __init__(self, x: torch.Tensor, lr: float, input_scale: float):
-        self.x = x
+    def __init__(self, x: torch.Tensor, lr: float, input_scale: float, bounds: Optional[Bounds] = None):
+        self.x, self.bounds = x, bounds
         self.opt = torch.optim.Adam([x], lr=lr * input_scale / 255.0)
 
     def step(self, closure: Closure) -> torch.Tensor:
         with torch.enable_grad():
             loss = closure()
         self.opt.step()
+        if self.bounds is not None:
+            with torch.no_grad():
+                self.x.clamp_(*self.bounds)
         return loss
 
 
 def make_optimizer(name: str, x: torch.Tensor, history: int, lr: float, input_scale: float,
-                   storage: Optional[torch.dtype] = None):
+                   storage: Optional[torch.dtype] = None, bounds: Optional[Bounds] = None):
     """The optimiser called ``name`` (one of ``options.OPTIMIZERS``) for the image x; any other name
-    is refused, never replaced by another optimiser. ``storage``: L-BFGS's compact history dtype."""
+    is refused, never replaced by another optimiser. ``storage``: L-BFGS's compact history dtype;
+    ``bounds``: the box every step is projected onto."""
     if name == "lbfgs":
-        return LBFGS(x, history=history, unit=input_scale / 255.0, storage=storage)
+        return LBFGS(x, history=history, unit=input_scale / 255.0, storage=storage, bounds=bounds)
     if name == "adam":
-        return Adam(x, lr=lr, input_scale=input_scale)
+        return Adam(x, lr=lr, input_scale=input_scale, bounds=bounds)
     raise BadInput(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {name!r})")

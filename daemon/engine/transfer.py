@@ -64,7 +64,8 @@ def optimise(ctx: Context, level: Level, x: torch.Tensor) -> torch.Tensor:
     torch.manual_seed(options.seed)
     history = plan.history if plan is not None and plan.history else options.lbfgs_history
     opt = make_optimizer(options.optimizer, x, history, options.learning_rate, ctx.model.input_scale,
-                         storage=tiling.COMPACT if plan is not None and plan.compact else None)
+                         storage=tiling.COMPACT if plan is not None and plan.compact else None,
+                         bounds=ctx.model.input_bounds())
     layers = level.objective.layers
     last = {}
 

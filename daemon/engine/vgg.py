@@ -145,6 +145,12 @@ class Model:
         x = (rgb - self._mean) * self._scale
         return x.flip(1) if self.convention == "caffe" else x
 
+    def input_bounds(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(lo, hi), 1×3×1×1: where RGB 0 and 1 lie in the input space, per channel (the box of
+        pictures the optimiser keeps the image in)."""
+        lo, hi = self.to_input(torch.zeros_like(self._mean)), self.to_input(torch.ones_like(self._mean))
+        return torch.minimum(lo, hi), torch.maximum(lo, hi)
+
     def from_input(self, x: torch.Tensor) -> torch.Tensor:
         """Inverse of to_input (not clamped)."""
         if self.convention == "caffe":
