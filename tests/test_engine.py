@@ -317,3 +317,19 @@ def test_weights_from_a_state_dict_file_match_the_original(model, tmp_path):
 def test_input_convention_round_trips(model):
     rgb = to_tensor(example("chelsea.png", 32), "cpu")
     assert torch.allclose(model.from_input(model.to_input(rgb)), rgb, atol=1e-5)
+
+
+def test_the_pyramid_metric_is_symmetric_positive_definite_and_favours_large_scales():
+    """L-BFGS's H₀ = γM must be symmetric positive definite for the quasi-Newton update to stay one;
+    a smooth gradient is amplified more than pixel noise (the point of the metric)."""
+    from daemon.engine.optim import pyramid_metric
+
+    shape = (1, 3, 37, 50)
+    metric = pyramid_metric(shape)
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(3 * 37 * 50, generator=g, dtype=torch.float64) for _ in range(2))
+    assert float(a @ metric(b)) == pytest.approx(float(b @ metric(a)), rel=1e-9)
+    assert float(a @ metric(a)) > float(a @ a)                  # M = I + (positive semidefinite terms)
+    smooth = torch.ones(3 * 37 * 50, dtype=torch.float64)
+    gain = lambda v: float(v @ metric(v)) / float(v @ v)   # noqa: E731
+    assert gain(smooth) > 2 * gain(a)

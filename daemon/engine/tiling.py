@@ -200,9 +200,10 @@ def image_bytes_per_pixel(options, history: Optional[int] = None, regions: int =
 
 def step_bytes_per_pixel(options, compact: bool = False) -> float:
     """Image-sized work outside the network's passes, compact state only (full precision counts it in
-    ``image_bytes_per_pixel``): the direction of an L-BFGS step (12 B), or the preview's copies
-    (the image back in RGB, the finished picture, its 8-bit copy: ~36 B), whichever is larger."""
-    return 36 if compact else 0
+    ``image_bytes_per_pixel``): an L-BFGS step's (y = g − g_prev and the pyramid metric's resamplings
+    of it, then the direction built in the metric of g: ~48 B), or the preview's copies (the image
+    back in RGB, the finished picture, its 8-bit copy: ~36 B), whichever is larger."""
+    return 48 if compact else 0
 
 
 def untiled_bytes(size: Tuple[int, int], options, device: torch.device, regions: int = 0) -> int:
