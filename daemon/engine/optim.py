@@ -97,7 +97,7 @@ class LBFGS:
         self.x, self.m, self.bounds, self.precondition = x, history, bounds, precondition
         self.max_step, self.unit = max_step * unit, unit
         self.compact = storage is not None and storage != x.dtype
-        # rows 0..m-1 hold s, rows m..2m-1 hold y, in ring order; `inner` = their pairwise products
+        # rows 0..m-1 hold s, rows m..2m-1 hold y (z = My with a metric), in ring order; `inner` = their products
         self.history = torch.zeros((2 * history, x.numel()), device=x.device,
                                    dtype=storage if self.compact else x.dtype)
         self.small = torch.float32 if x.device.type == "mps" else torch.float64  # the k×k algebra
