@@ -280,7 +280,7 @@ def pyramid_metric(shape, levels: int = PYRAMID_LEVELS, weight: float = PYRAMID_
             down.append(up_adjoint(down[-1], k))
         out = down[-1] * weight ** (2 * (levels - 1))
         for k in range(levels - 2, -1, -1):                   # Horner's scheme, coarsest first
-            out = up(out, k) + down[k] * weight ** (2 * k)
+            out = torch.add(up(out, k), down[k], alpha=weight ** (2 * k))   # no scaled copy of down[k]
         return out.reshape(-1)
 
     return apply
