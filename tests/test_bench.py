@@ -108,11 +108,11 @@ def test_warm_re_runs_are_measured_against_cold_ones_through_a_daemon(tmp_path):
     quarter of them, both scored by the same objective; the table and the JSON carry every figure."""
     out = tmp_path / "warm.json"
     proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "--warm", "--device", "cpu", "--sizes", "48",
-                           "--warm-schedule", "preset=standard,steps=8,coarse_steps=8", "--warm-changes", "weight,region", "--json", str(out)],
+                           "--warm-schedule", "preset=standard,levels=2,steps=8,coarse_steps=8", "--warm-changes", "weight,region", "--json", str(out)],
                           capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[1].startswith("machine: ")
-    assert "| size | change | cold (preset=standard,steps=8,coarse_steps=8)" in proc.stdout and "| weight |" in proc.stdout
+    assert "| size | change | cold (preset=standard,levels=2,steps=8,coarse_steps=8)" in proc.stdout and "| weight |" in proc.stdout
     r = json.loads(out.read_text())
     assert r["mode"] == "warm" and r["schedule"].startswith("preset=standard") and "--warm" in r["command"]
     weight, region = r["rows"]

@@ -644,8 +644,8 @@ def test_a_result_remembers_its_settings_and_can_be_continued(tmp_path, gimp_con
     assert (s["color"], s["quality"], s["style_weight"], s["steps"]) == ("histogram", "preview", 3.0, STEPS)
     assert s["region"] == "selection" and s["mask_to_selection"] is True
     assert s["plugin"] == __version__
-    # the steps that ran: the preview preset's 60 at half size, then the dialog's STEPS at full size
-    assert s["run"]["steps"] == 60 + STEPS and s["run"]["init"] == "content" and not s["run"]["stopped"]
+    # the steps that ran: the dialog's STEPS, in one level (the preview preset has no level under 256 px)
+    assert s["run"]["steps"] == STEPS and s["run"]["init"] == "content" and not s["run"]["stopped"]
     assert r["settings_after_xcf"] == s, "the settings are saved in the .xcf"
 
     assert r["continued"]["ok"], r["continued"]

@@ -33,16 +33,18 @@ def _option_flags() -> dict:
     """TransferOptions field -> (help group, help text, argparse keywords). The flag's name, its
     default and (unless given here) its type come from the field itself."""
     from ..engine.options import COLOR_MODES, GUIDANCE_MODES, HISTOGRAM_METHODS, OPTIMIZERS, PROPAGATION_MODES
-    from ..engine.presets import PRESETS
+    from ..engine.presets import ALONE_STEPS, COARSE_EDGE_MIN, PRESETS
 
     def preset(name):
         return "(default from --quality: " + ", ".join(f"{q} {p[name]}" for q, p in PRESETS.items() if name in p) + ")"
+    alone = (f"; no level under {COARSE_EDGE_MIN} px, and a one-level job runs "
+             + ", ".join(f"{q} {n}" for q, n in ALONE_STEPS.items()) + " steps")
 
     return {
         "init": ("images", "content | noise | last (start from the daemon's last result for this content, "
                  "resampled and re-masked: a quick re-run after changing a setting) | PATH of a starting image", {}),
         "size": ("size and steps", "long edge of the output in pixels", dict(type=positive_int)),
-        "steps": ("size and steps", f"optimisation steps at the final size {preset('steps')}",
+        "steps": ("size and steps", f"optimisation steps at the final size {preset('steps')[:-1]}{alone})",
                   dict(type=non_negative_int)),
         "levels": ("size and steps", f"coarse-to-fine pyramid levels, 1 = single scale {preset('levels')}",
                    dict(type=positive_int)),
@@ -207,7 +209,9 @@ def build_job(args) -> Job:
     if given.get("init") not in (None, *INIT_MODES):
         init_image = read_image(given["init"], "initial image")[0]
         given["init"] = "content"
-    options = dataclasses.replace(apply_preset(TransferOptions(), args.quality), **given)
+    base = TransferOptions()
+    base = apply_preset(base, args.quality, given.get("size", base.size), content.shape[:2])
+    options = dataclasses.replace(base, **given)
     options.validate(len(styles), content.shape[:2])
     check_writable(args.output, "output")       # before the job: nothing computed is then lost
     if args.report:

