@@ -8,8 +8,8 @@ The dialog calls ``request(submission)`` on every change of a setting; the newes
 - a running job whose settings are outdated is cancelled (the daemon answers with its image so far);
 - every re-render asks for ``init: "last"``: it starts from the daemon's last result for the same
   content (the current preview, resampled and re-masked), so a small change needs few steps: a first
-  render runs the preview preset (60 steps at half size, 30 at full), a re-render of the same
-  content 15 steps at full size;
+  render runs the preview preset (at the preview's size, at most 384 px, one level of 50 steps), a
+  re-render of the same content 15 steps;
 - the daemon's ``preview`` events (every step: a preview is small) and its result come back as
   ``{"type": "image", ...}`` events, and what runs as ``{"type": "status", "text": ...}``.
 
@@ -26,8 +26,8 @@ LONG_EDGE = 384            # the preview's long edge at most (issue 13)
 DEBOUNCE_S = 0.3
 RETRY_S = 2.0
 # The preview's own schedule: the daemon's preview preset for a first render of some content
-# (daemon/engine/presets.py: 60 steps at half size, 30 at the preview's size), and for a re-render
-# that starts from the last one 15 steps at the preview's size, a quarter of a one-level cold run
+# (daemon/engine/presets.py: under 512 px one level of 50 steps), and for a re-render that starts
+# from the last one 15 steps at the preview's size, about a quarter of a one-level cold run
 # (BENCHMARKS.md, warm re-runs: a quarter of the steps lands within 5 % of a cold run). The quality
 # the artist chose is what OK renders at full size.
 QUALITY = "preview"
