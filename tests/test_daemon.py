@@ -753,7 +753,9 @@ def test_estimate_says_before_a_submit_how_long_a_job_takes_and_what_size_fits_a
         assert 0 < small["seconds"] < big["seconds"], (small, big)
         mid = c.estimate(2000, 1500, {"quality": "preview", "size": 500})["seconds"]
         fit = c.estimate(2000, 1500, {"quality": "preview"}, target_s=mid)
-        assert 400 <= fit["fit_size"] <= 500 and fit["fit_seconds"] <= mid, (mid, fit)
+        # time grows with the size except at 512 px, where the preview gains its 256-px level and a
+        # 512-px job takes a little less than a 500-px one (presets.COARSE_EDGE_MIN): the fit lies near 500
+        assert 400 <= fit["fit_size"] < 600 and fit["fit_seconds"] <= mid, (mid, fit)
         tight = c.estimate(2000, 1500, {"quality": "standard"}, target_s=big["seconds"] + 1)
         assert tight["fit_size"] == 2000, "the whole image when it fits the time asked for"
         with pytest.raises(DaemonError) as e:
