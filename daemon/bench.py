@@ -57,12 +57,13 @@ def _peak_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (Linux: kB)
 
 
-def _images(size: int):
+def _images(size: int, content_name: str = "chelsea.png", style_name: str = "starry_night.jpg"):
+    """The bench's content (from examples/, long edge ``size``) and style (as it is)."""
     from PIL import Image
 
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-    content = Image.open(os.path.join(root, "chelsea.png")).convert("RGB")
-    style = Image.open(os.path.join(root, "starry_night.jpg")).convert("RGB")
+    content = Image.open(os.path.join(root, content_name)).convert("RGB")
+    style = Image.open(os.path.join(root, style_name)).convert("RGB")
     w, h = content.size
     s = size / max(w, h)
     content = content.resize((round(w * s), round(h * s)), Image.LANCZOS)
