@@ -179,6 +179,9 @@ def test_an_output_too_thin_for_vgg_is_refused():
     ({"steps": "5"}, "steps"),
     ({"levels": 5, "size": 32}, "pyramid levels"),
     ({"quality": ["high"]}, "quality must be a preset name"),
+    ({"quality": "standard", "size": 10 ** 400}, "size"),     # a preset for a size no float can hold
+    ({"quality": "preview", "size": float("nan")}, "size"),
+    ({"quality": "high", "size": "512"}, "size"),
     ({"quality": "ultra"}, "quality must be one of"),
     ({"bogus": 1}, "unknown option"),
     ({"fast": 1}, "fast"),

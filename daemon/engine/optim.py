@@ -26,8 +26,9 @@ One call of ``step`` evaluates the loss once (at the current image) and then mov
 The pyramid metric (``precondition``, on by default for an image, ``pyramid_metric``): H₀ = γM instead
 of γI, with M = Σ_k w^{2k} U^k (U^k)ᵀ, U the bilinear 2× upsampling: L-BFGS then moves the image as
 if its variables were the coefficients of a pyramid (down to 16 px, w = 0.7) instead of the pixels,
-and the large-scale part of a gradient is not starved by the fine detail. The compact form holds for any symmetric
-positive definite H₀ (Byrd, Nocedal & Schnabel 1994): the history keeps Z = MY instead of Y, so
+and the large-scale part of a gradient is not starved by the fine detail. The compact form holds for
+any symmetric positive definite H₀ (Byrd, Nocedal & Schnabel 1994): the history keeps Z = MY instead
+of Y, so
       H g = γMg + S t − γZ v,  v = R⁻¹ Sᵀg,  t = R⁻ᵀ((D + γYᵀMY) v − γ Zᵀg),  γ = sᵀy / yᵀMy,
 R = triu(SᵀY) is unchanged (sᵢᵀyⱼ is computed when yⱼ arrives), and YᵀMY = ZᵀY; the price is two
 applications of M per step (a few bilinear resamplings). At 256 px from the content it reaches
@@ -252,8 +253,8 @@ def make_optimizer(name: str, x: torch.Tensor, history: int, lr: float, input_sc
 
 def pyramid_levels(h: int, w: int, coarsest: int = PYRAMID_COARSEST) -> int:
     """Levels of the metric's pyramid for an h×w image: halvings while the long edge stays at least
-    ``coarsest`` px (256 px: 5 levels, 256 … 16; 512 px: 6), so the coarsest level has the same size
-    in pixels whatever the image's, about VGG's relu5_1 receptive field over 16 (one relu5_1 position)."""
+    ``coarsest`` px (256 px: 5 levels, 256 … 16; 512 px: 6), so the metric's largest scale is the same
+    in pixels whatever the image's size: 16 px, the stride of one relu5_1 position."""
     n, edge = 1, max(h, w)
     while edge // 2 >= coarsest:
         n, edge = n + 1, edge // 2

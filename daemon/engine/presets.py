@@ -17,7 +17,6 @@ preview. A content too small for its pyramid also runs one level, of ``ALONE_STE
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Optional, Tuple
 
 from .errors import BadInput
@@ -54,7 +53,7 @@ def apply_preset(options: TransferOptions, name: str, size=None,
         raise BadInput(f"quality must be one of {', '.join(PRESETS)} (got {name!r})")
     values = dict(PRESETS[name])
     size = options.size if size is None else size
-    if (isinstance(size, (int, float)) and not isinstance(size, bool) and math.isfinite(size)
+    if (isinstance(size, (int, float)) and not isinstance(size, bool)      # NaN fails the range test
             and SIZE_MIN <= size <= SIZE_MAX and size == int(size)):
         values["levels"] = preset_levels(name, int(size), content_hw)
         if values["levels"] == 1:
