@@ -76,6 +76,29 @@ def test_histogram_colour_mode_runs_and_moves_towards_the_contents_palette(model
     assert np.abs(hist.reshape(-1, 3).mean(0) - c_mean).sum() < np.abs(full.reshape(-1, 3).mean(0) - c_mean).sum()
 
 
+def test_a_full_colour_transfer_starts_in_the_styles_colours(model):
+    """The colour-matched start: with no steps run, a full-colour result is the content's layout in
+    the style's colour mean; other colour modes, noise starts and regions keep their own starts."""
+    content = example("chelsea.png", 48)
+    style = example("starry_night.jpg", 48)
+    mean = lambda img: img.reshape(-1, 3).mean(0) / 255.0
+
+    def start(regions=(), **kw):
+        return stylize(model, content, [style], TransferOptions(size=48, steps=0, levels=1, **kw), regions)
+
+    full = start()
+    assert full.report["start"] == "content in the style's colours"
+    assert np.abs(mean(full.image) - mean(style)).max() < 0.03 < np.abs(mean(content) - mean(style)).max()
+    # the content's layout: it correlates with the content's luminance pixel by pixel
+    y = lambda img: _yiq(img)[0].ravel()
+    assert np.corrcoef(y(full.image), y(content))[0, 1] > 0.9
+    assert start(color="histogram").report["start"] == "content"
+    assert np.abs(start(color="histogram").image.astype(int) - content).max() <= 1
+    assert start(init="noise").report["start"] == "noise"
+    left, _ = half_masks(48, 48)
+    assert start([Region(content_mask=left, style=0)]).report["start"] == "content"
+
+
 # ---- spatial control ---------------------------------------------------------------------------
 def test_guide_propagation_inside_is_within_simple_is_within_all():
     yy, xx = np.mgrid[0:96, 0:128]

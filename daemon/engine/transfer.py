@@ -256,6 +256,8 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
             ctx.inputs = colour_controlled(model.device, content, styles, regions, options)
             if options.scale_mix:
                 report["mix"] = _mix_into_styles(ctx, plan.sizes[-1], plan.mix_steps)
+            report["start"] = "content in the style's colours" if _starts_in_style_colours(ctx, init_image) \
+                else "image" if init_image is not None else options.init
             x, objective = _run_levels(ctx, plan, init_image, report["levels"])
             report["losses"] = _final_losses(ctx, x, objective)
             final_size = plan.sizes[-1]
@@ -307,16 +309,29 @@ def objective(model: Model, image: np.ndarray, content: np.ndarray, styles: Sequ
 # ---- start and finish ----------------------------------------------------------------------------
 def _start_image(ctx: Context, init_image: Optional[np.ndarray], size) -> torch.Tensor:
     """The first level's starting image (RGB in [0,1]): the content, noise, or a given image;
-    grey in luminance mode, like everything the network sees there."""
+    grey in luminance mode, like everything the network sees there. A full-colour transfer of one
+    style over the whole image starts from the content in the style's colours
+    (``color.start_in_style_colours``)."""
     options, device = ctx.options, ctx.model.device
     if init_image is not None:
         start = resize(to_tensor(init_image, device), size)
     elif options.init == "noise":
         g = torch.Generator(device="cpu").manual_seed(options.seed)
         start = torch.rand((1, 3, *size), generator=g).to(device)
+    elif _starts_in_style_colours(ctx, init_image):
+        return color.start_in_style_colours(resize(ctx.inputs.content, size), ctx.inputs.styles[0])
     else:
         return resize(ctx.inputs.content, size)
     return color.gray3(color.luminance(start)) if options.color == "luminance" else start
+
+
+def _starts_in_style_colours(ctx: Context, init_image: Optional[np.ndarray]) -> bool:
+    """Whether the start is the colour-matched content: full colour, init "content" and no image
+    given, one style (not a scale mix) and no regions, whose uncovered pixels keep the content's
+    colours anyway."""
+    o, inputs = ctx.options, ctx.inputs
+    return (init_image is None and o.init != "noise" and o.color == "full" and not inputs.regions
+            and len(inputs.styles) == 1 and not o.scale_mix)
 
 
 def _coverage(ctx: Context, size) -> Optional[torch.Tensor]:
