@@ -191,7 +191,7 @@ def test_help_shows_every_transfer_option_with_its_default():
     assert "--content-weight CONTENT_WEIGHT alpha, weight of the content loss (default 30.0)" in text
     assert "--lbfgs-history LBFGS_HISTORY L-BFGS history length (default 20)" in text
     assert ("--steps STEPS optimisation steps at the final size (default from --quality: preview 30, standard 100, "
-            "high 200; no level under 256 px, and a one-level job runs preview 50, standard 150, high 300 steps)") in text
+            "high 200; no level under 256 px, and a one-level job runs preview 22, standard 150, high 300 steps)") in text
     assert "--coarse-steps COARSE_STEPS steps at each coarser level (default from --quality: preview 60," in text
 
 

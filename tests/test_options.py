@@ -208,7 +208,7 @@ def test_wire_whole_numbers_may_come_as_floats_and_presets_shrink_to_small_image
 
 
 @pytest.mark.parametrize("quality, size, levels, steps, coarse", [
-    ("preview", 256, 1, 50, 60), ("standard", 256, 1, 150, 200), ("high", 256, 1, 300, 300),
+    ("preview", 256, 1, 22, 60), ("standard", 256, 1, 150, 200), ("high", 256, 1, 300, 300),
     ("standard", 511, 1, 150, 200), ("preview", 512, 2, 30, 60), ("standard", 512.0, 2, 100, 200),
     ("high", 512, 2, 200, 300), ("high", 1023, 2, 200, 300), ("high", 1024, 3, 200, 300),
 ])
