@@ -41,7 +41,8 @@ def _option_flags() -> dict:
              + ", ".join(f"{q} {n}" for q, n in ALONE_STEPS.items()) + " steps")
 
     return {
-        "init": ("images", "content | noise | last (start from the daemon's last result for this content, "
+        "init": ("images", "content (in full colour with one style and no regions: recoloured to the style's "
+                 "colours first) | noise | last (start from the daemon's last result for this content, "
                  "resampled and re-masked: a quick re-run after changing a setting) | PATH of a starting image", {}),
         "size": ("size and steps", "long edge of the output in pixels", dict(type=positive_int)),
         "steps": ("size and steps", f"optimisation steps at the final size {preset('steps')[:-1]}{alone})",
