@@ -803,7 +803,8 @@ def main_warm(args) -> int:
 
                 base = run(content, style, old, old_regions)
                 kept = Kept(image=base["image"], options=old.to_dict())
-                warm = score(run(content, style, dataclasses.replace(new, steps=total // 4), new_regions, init="last"))
+                warm_steps = total // 4 if getattr(args, "warm_steps", None) is None else args.warm_steps
+                warm = score(run(content, style, dataclasses.replace(new, steps=warm_steps), new_regions, init="last"))
                 pyramid_start = rgb_to_image(warm_start(kept, content, (h, w), new_regions, new.color))
                 pyramid = score(run(content, style, dataclasses.replace(
                     new, steps=preset.steps // 4, coarse_steps=coarse // 4),

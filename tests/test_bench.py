@@ -127,3 +127,16 @@ def test_warm_re_runs_are_measured_against_cold_ones_through_a_daemon(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "--warm", "--warm-changes", "hue"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "hue" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_warm_steps_sets_the_warm_runs_steps(tmp_path):
+    """``bench --warm --warm-steps N``: the warm run takes N steps (the live preview's re-render count),
+    the cold one all of its own."""
+    out = tmp_path / "warm.json"
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "--warm", "--device", "cpu", "--sizes", "48",
+                           "--warm-schedule", "levels=1,steps=8", "--warm-changes", "weight", "--warm-steps", "3",
+                           "--json", str(out)],
+                          capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert (row["cold"]["steps"], row["warm"]["steps"]) == (8, 3) and row["warm"]["init"] == "last"

@@ -44,6 +44,9 @@ def add_commands(sub) -> None:
                    help="with --warm: the cold job's options, as --schedule (default preset=standard)")
     p.add_argument("--warm-changes", default="weight,colour,region", metavar="LIST",
                    help="with --warm: which changes (default weight,colour,region; also region-grow, region-shrink)")
+    p.add_argument("--warm-steps", type=positive_int, metavar="N",
+                   help="with --warm: the warm run's steps (default a quarter of the cold job's; the dialog's "
+                        "live preview re-renders with 15)")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=cmd_bench)
 
