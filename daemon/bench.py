@@ -803,7 +803,7 @@ def main_warm(args) -> int:
 
                 base = run(content, style, old, old_regions)
                 kept = Kept(image=base["image"], options=old.to_dict())
-                warm_steps = total // 4 if getattr(args, "warm_steps", None) is None else args.warm_steps
+                warm_steps = total // 4 if args.warm_steps is None else args.warm_steps
                 warm = score(run(content, style, dataclasses.replace(new, steps=warm_steps), new_regions, init="last"))
                 pyramid_start = rgb_to_image(warm_start(kept, content, (h, w), new_regions, new.color))
                 pyramid = score(run(content, style, dataclasses.replace(

@@ -256,8 +256,7 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
             ctx.inputs = colour_controlled(model.device, content, styles, regions, options)
             if options.scale_mix:
                 report["mix"] = _mix_into_styles(ctx, plan.sizes[-1], plan.mix_steps)
-            report["start"] = "content in the style's colours" if _starts_in_style_colours(ctx, init_image) \
-                else "image" if init_image is not None else options.init
+            report["start"] = _start_kind(ctx, init_image)
             x, objective = _run_levels(ctx, plan, init_image, report["levels"])
             report["losses"] = _final_losses(ctx, x, objective)
             final_size = plan.sizes[-1]
@@ -307,31 +306,38 @@ def objective(model: Model, image: np.ndarray, content: np.ndarray, styles: Sequ
 
 
 # ---- start and finish ----------------------------------------------------------------------------
+STYLE_COLOURS = "content in the style's colours"   # the report's "start" for the colour-matched start
+
+
 def _start_image(ctx: Context, init_image: Optional[np.ndarray], size) -> torch.Tensor:
-    """The first level's starting image (RGB in [0,1]): the content, noise, or a given image;
-    grey in luminance mode, like everything the network sees there. A full-colour transfer of one
-    style over the whole image starts from the content in the style's colours
-    (``color.start_in_style_colours``)."""
-    options, device = ctx.options, ctx.model.device
-    if init_image is not None:
+    """The first level's starting image (RGB in [0,1]), as ``_start_kind`` says; grey in luminance
+    mode, like everything the network sees there."""
+    options, device, kind = ctx.options, ctx.model.device, _start_kind(ctx, init_image)
+    if kind == "image":
         start = resize(to_tensor(init_image, device), size)
-    elif options.init == "noise":
+    elif kind == "noise":
         g = torch.Generator(device="cpu").manual_seed(options.seed)
         start = torch.rand((1, 3, *size), generator=g).to(device)
-    elif _starts_in_style_colours(ctx, init_image):
+    elif kind == STYLE_COLOURS:
         return color.start_in_style_colours(resize(ctx.inputs.content, size), ctx.inputs.styles[0])
     else:
         return resize(ctx.inputs.content, size)
     return color.gray3(color.luminance(start)) if options.color == "luminance" else start
 
 
-def _starts_in_style_colours(ctx: Context, init_image: Optional[np.ndarray]) -> bool:
-    """Whether the start is the colour-matched content: full colour, init "content" and no image
-    given, one style (not a scale mix) and no regions, whose uncovered pixels keep the content's
-    colours anyway."""
+def _start_kind(ctx: Context, init_image: Optional[np.ndarray]) -> str:
+    """Where the first level starts (the report's "start"): "image" (one was given), "noise", or the
+    content; a full-colour transfer of one style (not a scale mix) over the whole image starts from the
+    content in the style's colours (``color.start_in_style_colours``); with regions, the pixels they
+    do not cover keep the content's own colours, so those start from the content itself."""
     o, inputs = ctx.options, ctx.inputs
-    return (init_image is None and o.init != "noise" and o.color == "full" and not inputs.regions
-            and len(inputs.styles) == 1 and not o.scale_mix)
+    if init_image is not None:
+        return "image"
+    if o.init == "noise":
+        return "noise"
+    if o.color == "full" and not inputs.regions and len(inputs.styles) == 1 and not o.scale_mix:
+        return STYLE_COLOURS
+    return "content"
 
 
 def _coverage(ctx: Context, size) -> Optional[torch.Tensor]:
