@@ -740,7 +740,7 @@ def main_warm(args) -> int:
 
     from . import __version__
     from .engine import ModelSpec, Region, TransferOptions, load_model, objective
-    from .engine.scale import pyramid_sizes
+    from .engine.plan import plan_job
     from .service.convert import image_to_rgb, rgb_to_image, submit_fields
     from .service.results import Kept, warm_start
 
@@ -783,7 +783,7 @@ def main_warm(args) -> int:
             h, w = content.shape[:2]
             preset = schedule_options(schedule, size)
             coarse = preset.steps if preset.coarse_steps is None else preset.coarse_steps
-            total = preset.steps + (len(pyramid_sizes(h, w, size, preset.levels)) - 1) * coarse
+            total = plan_job((h, w), preset, [style.shape[:2]], dev).total_steps
             for name in changes:
                 before, after = WARM_CHANGES[name]
 

@@ -446,13 +446,15 @@ def _check_estimate_request(f: dict, ref: _Refs, limits: Limits) -> None:
 
 def _check_estimate_reply(f: dict, ref: _Refs, limits: Limits) -> None:
     """``seconds`` for the job as asked (null before the daemon measured its speed), ``size`` the long
-    edge it would compute, ``fit_size`` the largest long edge (at most the content's) that takes
-    about ``target_s`` or less (null when unknown; the smallest workable one when none fits)."""
+    edge it would compute; what Detail: Auto runs: ``fit_size`` the content's own long edge, in
+    ``fit_quality`` (the best preset up to the one asked that takes about ``target_s`` or less; the
+    preview preset where none does) taking ``fit_seconds`` (null when the speed is unknown)."""
     _need(f, "device", _short_str(200), "a device name")
     _opt(f, "seconds", lambda x: _is_num(x) and x >= 0, "seconds >= 0")
     _opt(f, "size", lambda x: _is_int(x) and x >= 0, "a long edge in pixels")
     _opt(f, "fit_size", lambda x: _is_int(x) and x >= 0, "a long edge in pixels")
     _opt(f, "fit_seconds", lambda x: _is_num(x) and x >= 0, "seconds >= 0")
+    _opt(f, "fit_quality", _short_str(40), "a quality preset's name")
     _opt(f, "target_s", _is_num, "seconds")
 
 

@@ -721,44 +721,68 @@ def test_hello_carries_the_devices_measured_speed_and_a_job_starts_with_an_estim
     assert events[-1]["report"]["levels"][0]["seconds"] > 0
 
 
-def test_a_job_estimate_counts_every_level_and_hours_read_as_hours():
-    """The estimate adds every pyramid level (its steps × megapixels at the device's rate, plus the
-    per-step overhead; tiled levels at the tiled factor), and finished jobs move the rate toward what
-    they measured; a long job's time is said in hours."""
-    from daemon.service.speed import Rate, Speed, duration, job_work
+def test_a_job_estimate_prices_the_plan_the_engine_runs_and_a_tiny_job_teaches_nothing():
+    """The estimate prices the job's plan (every level's steps × megapixels at the device's rate, cut
+    at the level's depth, tiled levels at the tiled factor, plus each level's targets); a finished job
+    moves the rate toward what it measured, a cancelled one and a 16-px one do not; a long job's time
+    is said in hours."""
+    from daemon.engine import TransferOptions, apply_preset
+    from daemon.engine.plan import plan_job
+    from daemon.service.speed import FORWARD_SHARE, Rate, Speed, duration
     speed = Speed()
-    speed.set("cpu", Rate(s_per_step_per_mp=10.0, s_per_step=0.5))
-    work = job_work([(500, 1000), (1000, 2000)], [100, 200], tiled=lambda size: size == (1000, 2000))
-    assert work == [(500_000, 100, False), (2_000_000, 200, True)]
-    assert speed.estimate("cpu", work) == pytest.approx(100 * (0.5 + 5.0) + 200 * (0.5 + 10.0 * 2 * 1.5))
-    assert speed.estimate("cuda", work) is None                          # never measured there
-    speed.learn("cpu", {"steps_done": 300, "levels": [{"size": [1000, 1000], "steps": 100, "seconds": 2050.0,
-                                                       "tiled": False}]})   # 20 s/step/MP once the overhead is off
-    rate = speed.get("cpu")
-    assert rate.samples == 2 and rate.source == "jobs" and rate.s_per_step_per_mp == pytest.approx(15.0)
-    speed.learn("cpu", {"cancelled": True, "steps_done": 3, "levels": [{"size": [10, 10], "steps": 100,
-                                                                          "seconds": 1.0}]})
-    assert speed.get("cpu").samples == 2                                 # a cancelled job ran fewer steps
+    rate = Rate(s_per_step_per_mp=10.0, s_per_step=0.5, depth_share={"relu3_1": 0.5})
+    speed.set("cpu", rate)
+    opts = apply_preset(TransferOptions(size=1024), "standard", 1024, (768, 1024))
+    plan = plan_job((768, 1024), opts, [(768, 1024)], "cpu")
+    assert [(l.size, l.role) for l in plan.levels] == [((192, 256), "coarse"), ((384, 512), "working"),
+                                                        ((768, 1024), "finishing")]
+    per_step = [0.5 + 10.0 * l.pixels / 1e6 * (0.5 if l.role == "finishing" else 1.0) for l in plan.levels]
+    steps = sum(n * l.steps for n, l in zip(per_step, plan.levels))
+    targets = sum(FORWARD_SHARE * 10.0 * (l.pixels + sum(h * w for h, w in l.style_sizes)) / 1e6 for l in plan.levels)
+    final = FORWARD_SHARE * 10.0 * 768 * 1024 / 1e6
+    assert speed.estimate("cpu", plan) == pytest.approx(steps + targets + final)
+    assert speed.estimate("cuda", plan) is None                          # never measured there
+    before = speed.estimate("cpu", plan)
+
+    def report(p, factor, cancelled=False):   # each level ran ``factor`` × its price
+        from daemon.service.speed import price
+        return {"steps_done": p.total_steps, "cancelled": cancelled, "levels": [
+            {"steps": l.steps, "seconds": l.steps * (0.5 + (per - 0.5) * factor), "targets_seconds": 0.0}
+            for l, (_f, per) in zip(p.levels, price(speed.get("cpu"), p))]}
+
+    tiny = plan_job((16, 16), TransferOptions(size=16, steps=50), [(16, 16)], "cpu")
+    speed.learn("cpu", report(tiny, 40.0), tiny)                         # overhead only: teaches nothing
+    assert speed.estimate("cpu", plan) == pytest.approx(before)
+    speed.learn("cpu", report(plan, 3.0, cancelled=True), plan)          # a cancelled job ran fewer steps
+    assert speed.get("cpu").samples == 1
+    speed.learn("cpu", report(plan, 1.5), plan)                          # 1.5× slower than priced
+    learned = speed.get("cpu")
+    assert learned.samples == 2 and learned.source == "jobs"
+    assert learned.s_per_step_per_mp == pytest.approx(10.0 * 1.5 ** 0.5)   # the first job weighs 1/2 (in log)
     assert duration(18373) == "5 h 06 min" and duration(200) == "3 min 20 s" and duration(40) == "40 s"
 
 
-def test_estimate_says_before_a_submit_how_long_a_job_takes_and_what_size_fits_a_minute(daemon):
+def test_estimate_says_before_a_submit_how_long_a_job_takes_and_what_auto_runs(daemon):
     """The plug-in's dialog asks before the run: ``estimate`` answers from the measured speed, queues
-    nothing, grows with the size, and names the largest long edge that fits the time asked for."""
+    nothing, grows with the size, and for Detail: Auto names the full size in the best quality up to
+    the one asked that fits the time asked for (the preview when none does)."""
     with DaemonClient(daemon, timeout=30) as c:
         wait_for(lambda: c.hello().get("speed"), timeout=120)
         small = c.estimate(200, 150, {"quality": "standard", "size": 100})
         big = c.estimate(2000, 1500, {"quality": "standard", "size": 0})
         assert small["device"] == "cpu" and small["size"] == 100 and big["size"] == 2000
         assert 0 < small["seconds"] < big["seconds"], (small, big)
-        mid = c.estimate(2000, 1500, {"quality": "preview", "size": 500})["seconds"]
-        fit = c.estimate(2000, 1500, {"quality": "preview"}, target_s=mid)
-        # time grows with the size except at 512 px, where the preview gains its 256-px level and a
-        # 512-px job takes a little less than a 500-px one (presets.COARSE_EDGE_MIN): the fit lies near 500
-        assert 400 <= fit["fit_size"] < 600 and fit["fit_seconds"] <= mid, (mid, fit)
-        tight = c.estimate(2000, 1500, {"quality": "standard"}, target_s=big["seconds"] + 1)
-        assert tight["fit_size"] == 2000, "the whole image when it fits the time asked for"
+        assert big["fit_size"] == 2000, "Auto computes the area's own pixels"
+        preview = c.estimate(2000, 1500, {"quality": "preview", "size": 0})["seconds"]
+        assert preview < big["seconds"]
+        roomy = c.estimate(2000, 1500, {"quality": "standard"}, target_s=big["seconds"] + 1)
+        assert roomy["fit_quality"] == "standard" and roomy["fit_seconds"] == pytest.approx(big["seconds"], rel=0.01)
+        tight = c.estimate(2000, 1500, {"quality": "high"}, target_s=preview + 1)
+        assert tight["fit_quality"] == "preview" and tight["fit_size"] == 2000
+        none = c.estimate(2000, 1500, {"quality": "standard"}, target_s=1)
+        assert none["fit_quality"] == "preview" and none["fit_seconds"] > 1, "the honest time when nothing fits"
         with pytest.raises(DaemonError) as e:
             c.estimate(200, 150, {"quality": "no such preset"})
         assert e.value.code == "bad_input"
-        assert not c.status().get("jobs", {}).get("waiting"), "an estimate queues nothing"
+        assert not c.status()["queue"]["waiting"], "an estimate queues nothing"
+

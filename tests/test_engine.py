@@ -18,11 +18,6 @@ from daemon.engine.vgg import STYLE_LAYERS
 from .images import example, half_masks
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_model(ModelSpec(device="cpu"))
-
-
 def _yiq(img: np.ndarray) -> np.ndarray:
     return color.rgb_to_yiq(to_tensor(img, "cpu").double())[0].numpy()
 

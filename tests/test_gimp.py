@@ -611,20 +611,26 @@ def test_the_plugin_says_hours_the_daemons_estimate_and_when_the_result_is_scale
         "Neural style: started (working at 512 px, scaled up to 1920 px)"
 
 
-def test_detail_auto_takes_the_size_that_fits_a_minute_and_scripts_keep_size():
-    """The dialog's Detail, from daemon_link alone: Auto takes the daemon's size that fits about a
-    minute (full resolution when all of it fits), Full is Size 0, Custom is Size as given, and with
-    no estimate (no daemon yet) Auto keeps Size; the estimate line reads hours as hours."""
+def test_detail_auto_computes_full_size_in_the_quality_that_fits_a_minute():
+    """The dialog's Detail, from daemon_link alone: Auto and Full compute the area's own pixels
+    (Size 0), Custom is Size as given; Auto takes the daemon's quality that fits about a minute at
+    full size, and with no estimate (no daemon yet) the chosen Quality; the estimate line reads hours
+    as hours."""
     sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
     import daemon_link as link
 
-    slow = {"device": "cpu", "seconds": 11400.0, "size": 1052, "fit_size": 384, "fit_seconds": 58.0}
-    fast = {"device": "cuda", "seconds": 20.0, "size": 1052, "fit_size": 1052, "fit_seconds": 20.0}
-    assert link.detail_size("auto", 0, slow, 1052) == 384
-    assert link.detail_size("auto", 0, fast, 1052) == 0, "full resolution when it fits in a minute"
+    slow = {"device": "cpu", "seconds": 11400.0, "size": 1052, "fit_size": 1052, "fit_seconds": 300.0,
+            "fit_quality": "preview"}
+    fast = {"device": "cuda", "seconds": 20.0, "size": 1052, "fit_size": 1052, "fit_seconds": 20.0,
+            "fit_quality": "high"}
+    assert link.detail_size("auto", 512, slow, 1052) == 0, "Auto never scales a small image up"
+    assert link.detail_size("auto", 512, None, 1052) == 0
     assert link.detail_size("full", 512, slow, 1052) == 0
     assert link.detail_size("size", 512, slow, 1052) == 512
-    assert link.detail_size("auto", 512, None, 1052) == 512
+    assert link.detail_quality("auto", "standard", slow) == "preview"
+    assert link.detail_quality("auto", "high", fast) == "high"
+    assert link.detail_quality("auto", "standard", None) == "standard"
+    assert link.detail_quality("full", "high", slow) == "high", "Full keeps the chosen quality"
     assert link.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052 px on cpu."
     assert "starts when you press OK" in link.estimate_text(None, 1052, 713)
 

@@ -162,6 +162,6 @@ def test_close_ends_the_worker_and_cancels_its_job(daemon):
     assert not live._thread.is_alive()
     with shared_client.DaemonClient(daemon, timeout=5) as c:     # the daemon is free again
         deadline = time.monotonic() + HANG
-        while c.status().get("running") and time.monotonic() < deadline:
+        while c.status()["queue"]["running"] and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not c.status().get("running"), c.status()
+        assert c.status()["queue"]["running"] is None, c.status()

@@ -203,22 +203,26 @@ def test_wire_whole_numbers_may_come_as_floats_and_presets_shrink_to_small_image
     assert (o.size, o.steps, o.seed, o.scale_mix) == (32, 3, 7, [1, 0])
     assert all(type(v) is int for v in (o.size, o.steps, o.seed, *o.scale_mix))
     assert options_from_dict({"quality": "high", "size": 32}, (32, 48)).levels == 1    # 21 px short side
-    assert options_from_dict({"quality": "high", "size": 1024}, (32, 48)).levels == 3
+    from daemon.engine.plan import plan_job
+    roles = lambda size: [l.role for l in plan_job(  # noqa: E731
+        (768, 1024), options_from_dict({"quality": "high", "size": size}, (768, 1024)), [(768, 1024)], "cpu").levels]
+    assert roles(1024) == roles(512) + ["finishing"], "above the working size: the same pyramid, then finishing"
     assert options_from_dict({"size": 0}, (32, 48)).size == 48
 
 
 @pytest.mark.parametrize("quality, size, levels, steps, coarse", [
     ("preview", 256, 1, 22, 60), ("standard", 256, 1, 150, 200), ("high", 256, 1, 300, 300),
     ("standard", 511, 1, 150, 200), ("preview", 512, 2, 30, 60), ("standard", 512.0, 2, 100, 200),
-    ("high", 512, 2, 200, 300), ("high", 1023, 2, 200, 300), ("high", 1024, 3, 200, 300),
+    ("high", 512, 2, 200, 300), ("high", 1023, 2, 200, 300), ("high", 1024, 2, 200, 300),
 ])
 def test_presets_run_no_level_under_256_px_and_one_level_runs_its_own_steps(quality, size, levels, steps, coarse):
     """Issue 12: a coarse level under 256 px does not pay for its steps (BENCHMARKS.md, "Presets that know
     the size"): the presets leave it out, and a job left with one level runs the preset's one-level steps."""
     o = options_from_dict({"quality": quality, "size": size}, (341, 512))
     assert (o.levels, o.steps, o.coarse_steps) == (levels, steps, coarse)
-    assert len(pyramid_sizes(341, 512, o.size, o.levels)) == levels
-    assert min(max(hw) for hw in pyramid_sizes(341, 512, o.size, o.levels)) >= min(256, o.size)
+    from daemon.engine.plan import plan_job
+    full = [l for l in plan_job((341, 512), o, [(341, 512)], "cpu").levels if l.role != "finishing"]
+    assert len(full) == levels and min(max(l.size) for l in full) >= min(256, o.size)
     # given levels and steps are the caller's: the preset never overrides them
     assert options_from_dict({"quality": quality, "size": size, "levels": 2, "steps": 7}, (341, 512)).steps == 7
     assert options_from_dict({"quality": quality, "size": size, "levels": 2}, (341, 512)).levels == 2

@@ -16,6 +16,7 @@ import re
 import sys
 import time
 import warnings
+from typing import Optional
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 ENDPOINT_HELP = "daemon endpoint (default $NEURAL_STYLE_ENDPOINT or tcp://127.0.0.1:5557)"
@@ -308,11 +309,14 @@ class ProgressBar:
             return done >= total or time.perf_counter() - self.last_draw >= 0.1
         return int(frac * 10) > self.last_decile
 
-    def update(self, done: int, total: int, text: str) -> None:
+    def update(self, done: int, total: int, text: str, eta: Optional[float] = None) -> None:
+        """Draw the bar; ``eta``: the daemon's time left (its plan's price, level by level), else the
+        steps' average so far (every level's steps alike: rough where levels differ in size)."""
         self.last_draw = time.perf_counter()
         frac = done / total if total else 1.0
         elapsed = time.perf_counter() - self.start
-        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
+        if eta is None:
+            eta = elapsed / frac - elapsed if frac > 0 else float("nan")
         fill = int(self.width * frac)
         line = f"[{'#' * fill}{'.' * (self.width - fill)}] {100 * frac:5.1f}% {text} eta {_fmt_s(eta)}"
         if self.tty:

@@ -396,7 +396,7 @@ def _on_event(ev: dict, job: Job, bar: ProgressBar) -> Optional[dict]:
         if ev.get("job_total"):
             text = progress_text(ev.get("stage"), int(ev.get("level") or 0), ev.get("levels") or 1, ev.get("step"),
                                  ev.get("total"), (ev.get("losses") or {}).get("total"))
-            bar.update(ev.get("done") or 0, ev["job_total"], text)
+            bar.update(ev.get("done") or 0, ev["job_total"], text, ev.get("eta_s"))
     elif t == "preview" and job.preview_dir:
         _write_preview(job, int(ev.get("done") or 0), image_to_rgb(ev["image"])[0])
     return None

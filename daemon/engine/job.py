@@ -83,7 +83,7 @@ class Context:
         window (``within``: where it lies in the image, ``Model.features``)."""
         return lambda x, within=None: self.features(x, layers, within)
 
-    def plan(self, size, layers) -> tiling.Plan:
+    def plan(self, size, layers) -> tiling.TilePlan:
         """How an image of ``size`` is run through ``layers``: whole, or in tiles (``tiling.plan``)."""
         regions = len(self.inputs.regions) if self.inputs is not None else 0
         return tiling.plan(tuple(size), layers, self.options, self.model.device, self.memory_budget, regions)

@@ -133,7 +133,7 @@ class Objective:
         """The layers the terms read (the network runs only as deep as the deepest of them)."""
         used = {layer for term in self.style for layer in term.targets}
         head = (self.content.layer,) if self.content is not None else ()
-        return head + tuple(l for l in STYLE_LAYERS if l in used)
+        return head + tuple(l for l in STYLE_LAYERS if l in used and l not in head)
 
     def statistics(self, features: Features, part: Optional[Part] = None) -> List[Stats]:
         """Every term's statistics, the content term's first ({} without one). Of a tile's features

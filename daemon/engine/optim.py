@@ -238,14 +238,14 @@ class Adam:
 
 
 def make_optimizer(name: str, x: torch.Tensor, history: int, lr: float, input_scale: float,
-                   storage: Optional[torch.dtype] = None, bounds: Optional[Bounds] = None):
+                   storage: Optional[torch.dtype] = None, bounds: Optional[Bounds] = None, metric: bool = True):
     """The optimiser called ``name`` (one of ``options.OPTIMIZERS``) for the image x; any other name
     is refused, never replaced by another optimiser. ``storage``: L-BFGS's compact history dtype;
     ``bounds``: the box every step is projected onto. L-BFGS on an image (N×C×H×W) runs in the
-    pyramid metric (``pyramid_metric``)."""
+    pyramid metric (``pyramid_metric``) unless ``metric`` is off."""
     if name == "lbfgs":
         return LBFGS(x, history=history, unit=input_scale / 255.0, storage=storage, bounds=bounds,
-                     precondition=pyramid_metric(tuple(x.shape)) if x.dim() == 4 else None)
+                     precondition=pyramid_metric(tuple(x.shape)) if x.dim() == 4 and metric else None)
     if name == "adam":
         return Adam(x, lr=lr, input_scale=input_scale, bounds=bounds)
     raise BadInput(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {name!r})")

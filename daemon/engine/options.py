@@ -53,6 +53,7 @@ RANGES = {  # for the docs and the tests: option -> (lowest, highest)
     "coarse_steps": (0, STEPS_MAX), "mix_steps": (0, STEPS_MAX), "content_weight": (0, WEIGHT_MAX),
     "style_weight": (0, WEIGHT_MAX), "style_scale": (0, STYLE_SCALE_MAX), "learning_rate": (0, LEARNING_RATE_MAX),
     "lbfgs_history": (1, LBFGS_HISTORY_MAX), "seed": (0, SEED_MAX), "guide_grow": (-GUIDE_GROW_MAX, GUIDE_GROW_MAX),
+    "working_size": (0, SIZE_MAX), "finish_steps": (0, STEPS_MAX),
     "tile": (0, SIZE_MAX),   # and 1-15 refused: 0 = automatic, else at least the 16-px pooling grid
 }
 
@@ -110,6 +111,12 @@ class TransferOptions:
     learning_rate: float = 1.0       # Adam's step size in model-input units (0-255 scale)
     fast: bool = True                # reduced precision where it is safe (GPU only; see engine.precision)
     tile: int = 0                    # tiles of at most PX (multiple of 16) px; 0 = tiled only when over budget
+    # Above ``working_size`` (long edge, px; 0 = never) the pyramid goes on in finishing levels, each
+    # twice the last, up to ``size``: ``finish_steps`` steps each of the cheaper finishing objective
+    # (``finishing``); ``levels``, ``steps`` and ``coarse_steps`` then describe the pyramid up to the
+    # working size. The quality presets set both.
+    working_size: int = 0
+    finish_steps: int = 0
 
     # ---- validation -------------------------------------------------------------------------
     def validate(self, n_styles: int, content_hw: Optional[Tuple[int, int]] = None) -> None:
@@ -155,6 +162,10 @@ class TransferOptions:
         _int_in("seed", self.seed, 0, SEED_MAX)
         _int_in("guide grow", self.guide_grow, -GUIDE_GROW_MAX, GUIDE_GROW_MAX, "feature pixels")
         _int_in("tile", self.tile, 0, SIZE_MAX, "pixels (0 = automatic)")
+        _int_in("working size", self.working_size, 0, SIZE_MAX, "pixels on the long edge (0 = no finishing levels)")
+        if 0 < self.working_size < MIN_SIDE:
+            raise BadInput(f"working size must be 0 (none) or at least {MIN_SIDE} pixels (got {self.working_size})")
+        _int_in("finish steps", self.finish_steps, 0, STEPS_MAX)
         if 0 < self.tile < 16:
             raise BadInput(f"tile must be 0 (automatic) or at least 16 pixels, VGG-19's pooling grid (got {self.tile})")
         if self.style_blend is not None:

@@ -27,13 +27,16 @@ from typing import Optional, Tuple
 
 from .errors import BadInput
 from .options import SIZE_MAX, SIZE_MIN, TransferOptions, usable_levels
+from .plan import working_edge
 
 COARSE_EDGE_MIN = 256           # no preset level has a shorter long edge than this (px)
 
+WORKING_SIZE = 512              # above it, finishing levels (``finishing``), as the authors' 512 px then 1024 px
+
 PRESETS = {
-    "preview": {"levels": 2, "steps": 30, "coarse_steps": 60},
-    "standard": {"levels": 2, "steps": 100, "coarse_steps": 200},
-    "high": {"levels": 3, "steps": 200, "coarse_steps": 300},
+    "preview": {"levels": 2, "steps": 30, "coarse_steps": 60, "finish_steps": 15},
+    "standard": {"levels": 2, "steps": 100, "coarse_steps": 200, "finish_steps": 30},
+    "high": {"levels": 3, "steps": 200, "coarse_steps": 300, "finish_steps": 60},
 }
 ALONE_STEPS = {"preview": 22, "standard": 150, "high": 300}   # the steps of a one-level job
 
@@ -57,11 +60,11 @@ def apply_preset(options: TransferOptions, name: str, size=None,
     preset's full schedule: the options' own checks then refuse it."""
     if name not in PRESETS:
         raise BadInput(f"quality must be one of {', '.join(PRESETS)} (got {name!r})")
-    values = dict(PRESETS[name])
+    values = dict(PRESETS[name], working_size=WORKING_SIZE)
     size = options.size if size is None else size
     if (isinstance(size, (int, float)) and not isinstance(size, bool)      # NaN fails the range test
             and SIZE_MIN <= size <= SIZE_MAX and size == int(size)):
-        values["levels"] = preset_levels(name, int(size), content_hw)
+        values["levels"] = preset_levels(name, working_edge(int(size), WORKING_SIZE), content_hw)
         if values["levels"] == 1:
             values["steps"] = ALONE_STEPS[name]
     return dataclasses.replace(options, **values)

@@ -31,6 +31,16 @@ def fit_pixels(h: int, w: int, pixels: float) -> Tuple[int, int]:
     return hh, ww
 
 
+def style_size(style_hw: Tuple[int, int], level_hw: Tuple[int, int], style_scale: float) -> Tuple[int, int]:
+    """The size a style image takes for one level's targets: the level's pixel count times
+    ``style_scale`` (the scale of strokes relative to the output, Gatys et al. 2016 §2), but never more
+    than the style's own pixels. An upsampled painting has no finer statistics than its own, only
+    interpolation blur at the fine layers, so above its own size it stays as it is and the output's
+    fine texture comes from the painting's real brushwork."""
+    h, w = style_hw
+    return fit_pixels(h, w, min(level_hw[0] * level_hw[1] * style_scale, h * w))
+
+
 def pyramid_sizes(h: int, w: int, long_edge: int, levels: int) -> List[Tuple[int, int]]:
     """Sizes of the pyramid levels, coarsest first; levels too small for VGG are dropped."""
     final = fit_long_edge(h, w, long_edge)

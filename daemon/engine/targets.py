@@ -21,7 +21,7 @@ from .images import resize, to_tensor
 from .job import Context, Inputs, StyleSource
 from .losses import ContentTerm, Objective, blend_grams
 from .options import Region, TransferOptions
-from .scale import fit_pixels
+from .scale import style_size
 from .spatial import GramTerm, SumsTerm
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS
 
@@ -69,11 +69,11 @@ def content_target(ctx: Context, size) -> torch.Tensor:
 
 
 def style_targets(ctx: Context, term_type: TermType, source: StyleSource, size) -> Dict[str, torch.Tensor]:
-    """A style term's per-layer targets from its style source, the style image sized to the output's
-    pixel count times ``style_scale``."""
+    """A style term's per-layer targets from its style source, the style image sized to the level's
+    pixel count times ``style_scale``, never above its own pixels (``scale.style_size``)."""
     model, options, inputs = ctx.model, ctx.options, ctx.inputs
     style = inputs.styles[source.index]
-    ssize = fit_pixels(style.shape[-2], style.shape[-1], size[0] * size[1] * options.style_scale)
+    ssize = style_size(tuple(style.shape[-2:]), size, options.style_scale)
     guided = source.mask is not None
     key = (model.source, model.pooling, str(model.device), inputs.style_keys[source.index], source.mask_key,
            ssize, term_type.kind, options.propagation if guided else "-", options.guide_grow if guided else 0,

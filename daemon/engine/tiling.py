@@ -21,7 +21,7 @@ Sums over disjoint sets of positions add up, so the image is cut into tiles whos
 
 Pass 1 (no gradient): every tile's owned features give partial statistics; their sum is the global
 statistic S (its windows hold a third of pass 2's memory per pixel, so they may be larger: fewer
-halo pixels recomputed, ``Plan.forward_tiles``). L(S) is computed once with S as a leaf, and
+halo pixels recomputed, ``TilePlan.forward_tiles``). L(S) is computed once with S as a leaf, and
 autograd gives dL/dS.
 Pass 2: per tile, the surrogate Σ ⟨dL/dS, S_tile⟩ is back-propagated to the tile's input window and
 added into one image-sized gradient: Σ_tiles ∂S_tile/∂x = ∂S/∂x, so it is the exact gradient of L.
@@ -30,7 +30,7 @@ Memory: a tile's backward needs about ``activation_bytes_per_pixel`` of its inpu
 image's size; what stays image-sized (the image, its gradient, the optimiser's history, the content
 target, the guides) is ``image_bytes_per_pixel``. ``plan`` picks the largest tile that fits a budget;
 where the image-sized state itself leaves no room for useful tiles, it keeps the L-BFGS history and the
-content target in bf16 (``COMPACT``) and then shortens the history, and says so (``Plan.note``).
+content target in bf16 (``COMPACT``) and then shortens the history, and says so (``TilePlan.note``).
 """
 from __future__ import annotations
 
@@ -238,7 +238,7 @@ def forward_bytes(size: Tuple[int, int], core: int, halo: int, options, device: 
 
 
 @dataclass
-class Plan:
+class TilePlan:
     """How one level runs: untiled (``core`` 0) or in ``tiles`` of ``core`` px with ``halo``; the
     L-BFGS history that fits (lowered only when the budget cannot hold the asked one) and whether
     the image-sized state is ``compact`` (L-BFGS history and content target in bf16).
@@ -296,7 +296,7 @@ def _balanced(core: int, longest: int) -> int:
 
 
 def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: Optional[int] = None,
-         regions: int = 0) -> Plan:
+         regions: int = 0) -> TilePlan:
     """Untiled when no tile is forced and the level fits ``budget`` (or there is none); else the
     largest core (a multiple of 16, at most ``options.tile`` when set) whose window's backward and the
     image-sized state fit the budget. Where even tiles of GOOD_CORE would not fit with the state in
@@ -307,7 +307,7 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
     forced = getattr(options, "tile", 0) or 0
     fits = budget is None or untiled_bytes(size, options, device, regions) <= budget
     if fits and (forced == 0 or (h <= forced and w <= forced)):
-        return Plan(size)
+        return TilePlan(size)
     halo = halo_for(layers)
     longest = GRID * math.ceil(max(h, w) / GRID)
     core = min(longest, forced // GRID * GRID) if forced else longest
@@ -341,7 +341,7 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
     cut = tiles(size, core, halo)
     estimate = None if budget is None else cost(core, history, compact)
     if len(cut) == 1:   # one window over the whole image: the same memory as untiled, without the 2nd pass
-        return Plan(size, history=history, note=note, compact=compact, estimate=estimate)
+        return TilePlan(size, history=history, note=note, compact=compact, estimate=estimate)
     forward_core, forward_cut = 0, []
     if budget is not None:   # the passes without gradient: the largest windows that fit the same budget
         larger = next((c for c in range(longest, core, -GRID)
@@ -352,7 +352,7 @@ def plan(size: Tuple[int, int], layers: Sequence[str], options, device, budget: 
             forward_cut = tiles(size, forward_core, halo)
             estimate = max(estimate, forward_bytes(size, forward_core, halo, options, device, history, regions,
                                                    compact))
-    return Plan(size, core, halo, cut, history, note, compact, estimate, forward_core, forward_cut)
+    return TilePlan(size, core, halo, cut, history, note, compact, estimate, forward_core, forward_cut)
 
 
 # ---- the two passes ------------------------------------------------------------------------------
@@ -374,7 +374,7 @@ def _add(total: Optional[Stats], part: Stats) -> Stats:
 
 
 def statistics(features_of: Callable[..., Dict[str, torch.Tensor]], x: torch.Tensor,
-               stats_of: Callable, plan: Plan, stop: Optional[Callable[[], bool]] = None) -> Stats:
+               stats_of: Callable, plan: TilePlan, stop: Optional[Callable[[], bool]] = None) -> Stats:
     """Pass 1: the statistics of the whole image, summed tile by tile (no gradient).
     ``features_of(x, within)`` runs the network (``within``: where a window lies, ``Tile.within``);
     ``stats_of(features, tile)`` gives a term list's statistics of features (tile None: the whole image)."""
@@ -389,7 +389,7 @@ def statistics(features_of: Callable[..., Dict[str, torch.Tensor]], x: torch.Ten
         return total
 
 
-def features(features_of: Callable[..., Dict[str, torch.Tensor]], x: torch.Tensor, plan: Plan,
+def features(features_of: Callable[..., Dict[str, torch.Tensor]], x: torch.Tensor, plan: TilePlan,
              dtype: torch.dtype = torch.float32) -> Dict[str, torch.Tensor]:
     """Image-sized feature maps (forward only), assembled from every tile's owned positions, stored
     in ``dtype`` (COMPACT for a content target that must be small)."""
@@ -407,7 +407,7 @@ def features(features_of: Callable[..., Dict[str, torch.Tensor]], x: torch.Tenso
         return out
 
 
-def value_and_grad(features_of: Callable, objective, x: torch.Tensor, plan: Plan,
+def value_and_grad(features_of: Callable, objective, x: torch.Tensor, plan: TilePlan,
                    stop: Optional[Callable[[], bool]] = None):
     """The objective's ``Losses`` at x (detached) with x.grad set to its exact gradient, in two
     passes over the tiles (module docstring). Raises ``Stopped`` between tiles when ``stop()``."""

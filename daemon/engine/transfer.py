@@ -30,7 +30,10 @@ from .job import Context, Steps
 from .losses import Objective, gram
 from .optim import make_optimizer
 from .options import Progress, Region, TransferOptions, TransferResult
-from .scale import fit_long_edge, fit_pixels, mix_cut_layer, pyramid_sizes
+from . import finishing
+from .finishing import finishing_objective
+from .plan import JobPlan, LevelPlan, plan_job
+from .scale import fit_long_edge, mix_cut_layer, style_size
 from .spatial import GramTerm
 from .targets import colour_controlled, level_objective, statistics_of
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS, Model
@@ -53,7 +56,8 @@ class Level:
     index: int = 0                                  # pyramid level, and how many there are
     count: int = 1
     stage: str = "transfer"                         # or "mix"
-    plan: Optional[tiling.Plan] = None              # whole (None or untiled) or in tiles
+    plan: Optional[tiling.TilePlan] = None              # whole (None or untiled) or in tiles
+    metric: bool = True                             # L-BFGS in the pyramid metric (``optim``)
 
 
 def optimise(ctx: Context, level: Level, x: torch.Tensor) -> torch.Tensor:
@@ -65,7 +69,7 @@ def optimise(ctx: Context, level: Level, x: torch.Tensor) -> torch.Tensor:
     history = plan.history if plan is not None and plan.history else options.lbfgs_history
     opt = make_optimizer(options.optimizer, x, history, options.learning_rate, ctx.model.input_scale,
                          storage=tiling.COMPACT if plan is not None and plan.compact else None,
-                         bounds=ctx.model.input_bounds())
+                         bounds=ctx.model.input_bounds(), metric=level.metric)
     layers = level.objective.layers
     last = {}
 
@@ -111,7 +115,7 @@ def _mix_level(ctx: Context, coarse: torch.Tensor, fine: torch.Tensor, steps: in
                cut: Optional[str] = None) -> Tuple[Level, torch.Tensor]:
     """The style mix as a level, and its starting image (model input, requiring grad)."""
     model, size = ctx.model, tuple(coarse.shape[-2:])
-    fine = resize(fine, fit_pixels(fine.shape[-2], fine.shape[-1], size[0] * size[1]))
+    fine = resize(fine, style_size(tuple(fine.shape[-2:]), size, 1.0))
     cut = cut or mix_cut_layer(*size)
     layers = tuple(l for l in STYLE_LAYERS if l <= cut)
     targets = statistics_of(ctx, GramTerm, None, model.to_input(fine), layers)
@@ -136,67 +140,52 @@ def mix_styles(model: Model, coarse: np.ndarray, fine: np.ndarray, size: int = 5
     return to_uint8(out)
 
 
-def _mix_into_styles(ctx: Context, final_size, steps: int) -> dict:
+def _mix_into_styles(ctx: Context, mix: LevelPlan) -> dict:
     """``scale_mix = [a, b]``: both style images become the mix of a's coarse and b's fine structure,
-    at the final level's pixel count times ``style_scale``. Returns the report's "mix"."""
+    at the plan's mix size (the working level's pixels times ``style_scale``, at most a's own).
+    Returns the report's "mix"."""
     a, b = ctx.options.scale_mix
     inputs, t0 = ctx.inputs, time.perf_counter()
-    mix_size = fit_pixels(inputs.styles[a].shape[-2], inputs.styles[a].shape[-1],
-                          final_size[0] * final_size[1] * ctx.options.style_scale)
-    mixed = _mix(ctx, resize(inputs.styles[a], mix_size), inputs.styles[b], steps)
-    mixed_key = f"mix:{inputs.style_keys[a]}:{inputs.style_keys[b]}:{mix_size}:{steps}:{ctx.options.seed}"
+    mixed = _mix(ctx, resize(inputs.styles[a], mix.size), inputs.styles[b], mix.steps)
+    mixed_key = f"mix:{inputs.style_keys[a]}:{inputs.style_keys[b]}:{mix.size}:{mix.steps}:{ctx.options.seed}"
     for i in (a, b):
         inputs.styles[i], inputs.style_keys[i] = mixed, mixed_key
-    cut = mix_cut_layer(*mix_size)
-    return {"size": list(mix_size), "steps": steps, "cut": cut,
-            "seconds": round(time.perf_counter() - t0, 3),
-            **ctx.plan(mix_size, tuple(l for l in STYLE_LAYERS if l <= cut)).describe()}
+    return {**mix.describe(), "cut": mix_cut_layer(*mix.size), "seconds": round(time.perf_counter() - t0, 3)}
 
 
 # ---- the levels --------------------------------------------------------------------------------
-@dataclass
-class _Plan:
-    """The pyramid: each level's size (coarsest first) and steps, and the style mix's steps."""
-
-    sizes: List[Tuple[int, int]]
-    steps: List[int]
-    mix_steps: int
-
-    @classmethod
-    def of(cls, content: np.ndarray, options: TransferOptions) -> "_Plan":
-        sizes = pyramid_sizes(content.shape[0], content.shape[1], options.size, options.levels)
-        coarse = options.steps if options.coarse_steps is None else options.coarse_steps
-        mix_steps = options.steps if options.mix_steps is None else options.mix_steps
-        return cls(sizes, [coarse] * (len(sizes) - 1) + [options.steps], mix_steps)
-
-    def total(self, options: TransferOptions) -> int:
-        return sum(self.steps) + (self.mix_steps if options.scale_mix else 0)
+def _level_objective(ctx: Context, level: LevelPlan, x_below: Optional[torch.Tensor]) -> Objective:
+    """A level's objective: the full one (``targets.level_objective``), or at a finishing level the
+    fine style layers and the level below as its content (``finishing``)."""
+    if level.role != "finishing":
+        return level_objective(ctx, level.size)
+    return finishing_objective(ctx, level.size, x_below)
 
 
-def _run_levels(ctx: Context, plan: _Plan, init_image: Optional[np.ndarray],
+def _run_levels(ctx: Context, plan: JobPlan, init_image: Optional[np.ndarray],
                 report_levels: list) -> Tuple[torch.Tensor, Objective]:
-    """Coarse to fine: each level starts from the previous one's result, upsampled, with its own
-    objective; stops after the level where the job was cancelled. Returns the image and the last
-    level's objective."""
+    """Coarse to fine over the plan's levels: each starts from the previous one's result, upsampled,
+    with its own objective; stops after the level where the job was cancelled. Returns the image and
+    the last level's objective."""
     model, x, objective = ctx.model, None, None
-    for index, (size, n) in enumerate(zip(plan.sizes, plan.steps)):
+    levels = plan.transfer_levels
+    for index, lp in enumerate(levels):
         t0 = time.perf_counter()
-        objective = level_objective(ctx, size)
-        t1 = time.perf_counter()   # the targets are made: the rest is the steps
         if index == 0:
-            x = model.to_input(_start_image(ctx, init_image, size)).detach().clone()
+            x = model.to_input(_start_image(ctx, init_image, lp.size)).detach().clone()
         else:
-            x = F.interpolate(x.detach(), size=size, mode="bilinear", align_corners=False)
+            x = F.interpolate(x.detach(), size=lp.size, mode="bilinear", align_corners=False)
+        objective = _level_objective(ctx, lp, x)
+        t1 = time.perf_counter()   # the targets are made: the rest is the steps
         x.requires_grad_(True)
-        tiles = ctx.plan(size, objective.layers)
-        level = Level(size, n, objective, _preview(ctx, size), index, len(plan.sizes), plan=tiles)
+        level = Level(lp.size, lp.steps, objective, _preview(ctx, lp.size), index, len(levels), plan=lp.tiles,
+                      metric=lp.role != "finishing" or finishing.FINISH_METRIC)
         done = ctx.steps.done
         x = optimise(ctx, level, x)
         t2, done = time.perf_counter(), ctx.steps.done - done
-        report_levels.append({"size": list(size), "steps": n, "seconds": round(t2 - t0, 3),
+        report_levels.append({**lp.describe(), "seconds": round(t2 - t0, 3),
                               "targets_seconds": round(t1 - t0, 3),
-                              "seconds_per_step": round((t2 - t1) / done, 3) if done else None,
-                              **tiles.describe()})
+                              "seconds_per_step": round((t2 - t1) / done, 3) if done else None})
         if ctx.steps.cancelled:
             break
     return x, objective
@@ -237,34 +226,35 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
             cache: Optional[TargetCache] = None,
             callback: Optional[Callable[[Progress], None]] = None,
             should_stop: Optional[Callable[[], bool]] = None,
-            memory_budget: Optional[int] = None) -> TransferResult:
-    """Render ``content`` in the style of ``styles`` (see the module docstring). ``memory_budget``
-    (bytes): a level that would need more runs in tiles that fit (``tiling``), with the same result;
-    a budget too small for even the smallest tiles is a BadInput before any work."""
+            memory_budget: Optional[int] = None, plan: Optional[JobPlan] = None) -> TransferResult:
+    """Render ``content`` in the style of ``styles`` (see the module docstring) as ``plan`` says
+    (``plan.plan_job``; made here when not given). ``memory_budget`` (bytes): a level that would need
+    more runs in tiles that fit (``tiling``), with the same result; a budget too small for even the
+    smallest tiles is a BadInput before any work."""
     regions, styles = list(regions), list(styles)
     _validate(content, styles, options, regions, init_image)
     t0 = time.perf_counter()
-    plan = _Plan.of(content, options)
-    ctx = Context(model, options, Steps(plan.total(options), callback, should_stop), cache=cache,
+    if plan is None:
+        plan = plan_job(content.shape[:2], options, [s.shape[:2] for s in styles], model.device, memory_budget,
+                        len(regions))
+    ctx = Context(model, options, Steps(plan.total_steps, callback, should_stop), cache=cache,
                   memory_budget=memory_budget)
-    # a budget too small for the final level: said now, before any work
-    final = tiling.plan(plan.sizes[-1], ALL_LAYERS, options, model.device, memory_budget, len(regions))
     report: dict = {"options": options.to_dict(), "model": model.describe(), "device": str(model.device),
-                    "regions": len(regions), "levels": []}
+                    "regions": len(regions), "plan": plan.describe(), "levels": []}
+    final_size = plan.final_size
     try:
-        with allocator.returned_after_each_tile(final.tiled and model.device.type == "cpu"):
+        with allocator.returned_after_each_tile(plan.tiled and model.device.type == "cpu"):
             ctx.inputs = colour_controlled(model.device, content, styles, regions, options)
-            if options.scale_mix:
-                report["mix"] = _mix_into_styles(ctx, plan.sizes[-1], plan.mix_steps)
+            if plan.mix is not None:
+                report["mix"] = _mix_into_styles(ctx, plan.mix)
             report["start"] = _start_kind(ctx, init_image)
             x, objective = _run_levels(ctx, plan, init_image, report["levels"])
             report["losses"] = _final_losses(ctx, x, objective)
-            final_size = plan.sizes[-1]
             x_rgb = resize(model.from_input(x.detach()), final_size)  # cancelled at a coarse level: still full size
             image = to_uint8(_finish(ctx, x_rgb, final_size, _coverage(ctx, final_size)))
     except torch.cuda.OutOfMemoryError as e:  # type: ignore[attr-defined]
-        raise OutOfMemory(f"the {model.device} device ran out of memory at {plan.sizes[-1][1]}×"
-                          f"{plan.sizes[-1][0]} pixels; lower the size or the number of pyramid levels, "
+        raise OutOfMemory(f"the {model.device} device ran out of memory at {final_size[1]}×"
+                          f"{final_size[0]} pixels; lower the size or the number of pyramid levels, "
                           f"or use the CPU") from e
     report["cache"] = ctx.used
     report["cancelled"] = ctx.steps.cancelled
@@ -273,7 +263,7 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
     return TransferResult(image=image, cancelled=ctx.steps.cancelled, report=report)
 
 
-def warm_up(model: Model, sizes=None, fast: bool = True) -> None:
+def warm_up(model: Model, sizes=None, fast: bool = True, layers=ALL_LAYERS) -> None:
     """One forward + backward through the network per size, so that cuDNN's autotuning (benchmark
     mode) and the allocator's growth happen when the daemon starts, not in the artist's first run.
     Defaults: the preview/standard pyramid sizes on a GPU, one small size elsewhere."""
@@ -283,7 +273,7 @@ def warm_up(model: Model, sizes=None, fast: bool = True) -> None:
     for size in sizes:
         x = torch.zeros((1, 3, *size), device=model.device, requires_grad=True)
         with precision.autocast(model.device, fast):
-            feats = model.features(x, ALL_LAYERS)
+            feats = model.features(x, layers)
         sum(gram(f).sum() for f in feats.values()).backward()
     if model.device.type == "cuda":
         torch.cuda.synchronize(model.device)

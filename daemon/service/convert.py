@@ -92,7 +92,8 @@ def options_from_dict(d: dict, content_hw: Tuple[int, int]) -> TransferOptions:
         base = apply_preset(base, quality, d.get("size", base.size), content_hw)
     merged = {**base.to_dict(), **d}
     opts = TransferOptions.from_dict(merged)
-    for name in ("size", "steps", "levels", "coarse_steps", "mix_steps", "seed", "guide_grow", "lbfgs_history", "tile"):
+    for name in ("size", "steps", "levels", "coarse_steps", "mix_steps", "seed", "guide_grow", "lbfgs_history", "tile",
+                 "working_size", "finish_steps"):
         setattr(opts, name, _whole(getattr(opts, name)))
     if isinstance(opts.scale_mix, list):
         opts.scale_mix = [_whole(v) for v in opts.scale_mix]

@@ -2,7 +2,7 @@
 
 The whole policy is here, the size floor computed in one place (``size_floor``):
 
-- ``plan`` (before anything big is allocated): estimate the job's peak at the requested size and
+- ``place`` (before anything big is allocated): estimate the job's peak at the requested size and
   compare it with what the job may use on the daemon's device (``available_bytes``). When it does
   not fit, run it in exact tiles at the requested size (``engine.tiling.plan``: the same result,
   slower per pixel) where even the smallest tiles fit. Only where they do not: on a GPU, lower the top pyramid level (the result is scaled up to the requested
@@ -88,9 +88,18 @@ def available_ram() -> Optional[int]:
 FreeFn = Callable[[torch.device], Optional[int]]
 
 
+CPU_SHARE = 0.5                   # with no budget set, a CPU job takes at most this share of the available RAM,
+CPU_DEFAULT_BUDGET = 3 << 30      # and at most this: a 12-megapixel layer must not grow the daemon past a few GB
+                                  # beside GIMP; the large levels are finishing levels, whose shallow network
+                                  # runs in tiles at little extra cost (engine.finishing)
+
+
 def available_bytes(device: torch.device, budget: Optional[int] = None, free: FreeFn = free_bytes) -> Optional[int]:
-    """What a job may use on ``device``: the free memory, capped by the budget; None = unknown."""
+    """What a job may use on ``device``: the free memory, capped by the budget; None = unknown. With
+    no budget on the CPU: ``CPU_SHARE`` of the available RAM, at most ``CPU_DEFAULT_BUDGET``."""
     have = free(device)
+    if not budget and have is not None and torch.device(device).type == "cpu":
+        have = min(int(have * CPU_SHARE), CPU_DEFAULT_BUDGET)
     if budget and have is not None:
         return min(budget, have)
     return budget or have
@@ -109,15 +118,15 @@ def largest_size(h: int, w: int, options: TransferOptions, device: torch.device,
 
 
 @dataclass
-class Plan:
+class Placement:
     size: int                    # long edge to run at
     device: torch.device         # device to run on
     message: Optional[str]       # what changed and why, for a progress message and the report
     estimate: int                # bytes expected at the chosen size
 
 
-def plan(h: int, w: int, options: TransferOptions, device: torch.device, budget: Optional[int] = None,
-         free: FreeFn = free_bytes, regions: int = 0) -> Plan:
+def place(h: int, w: int, options: TransferOptions, device: torch.device, budget: Optional[int] = None,
+         free: FreeFn = free_bytes, regions: int = 0) -> Placement:
     """Size and device for a job with content h×w so that the estimate fits (in tiles if need be);
     TooLarge when nothing does."""
     requested = options.size
@@ -125,11 +134,11 @@ def plan(h: int, w: int, options: TransferOptions, device: torch.device, budget:
     need = estimate_bytes(fh, fw, options, device, regions)
     avail = available_bytes(device, budget, free)
     if avail is None or need <= avail:
-        return Plan(requested, device, None, need)
+        return Placement(requested, device, None, need)
     short = f"not enough memory on {device} for {requested} px (needs about {_gb(need)}, {_gb(avail)} free)"
     tiles = _tiles((fh, fw), options, device, avail, regions)
     if tiles is not None:
-        return Plan(requested, device, f"{short} in one piece: working in {tiles}" if tiles else None, avail)
+        return Placement(requested, device, f"{short} in one piece: working in {tiles}" if tiles else None, avail)
     if device.type != "cpu":
         floor = size_floor(requested)
         size = requested
@@ -137,17 +146,17 @@ def plan(h: int, w: int, options: TransferOptions, device: torch.device, budget:
             size = max(floor, int(size * 0.9))
             est = estimate_bytes(*fit_long_edge(h, w, size), options, device)
             if est <= avail:
-                return Plan(size, device, f"{short}: working at {size} px and scaling the result up to "
+                return Placement(size, device, f"{short}: working at {size} px and scaling the result up to "
                                           f"{requested} px", est)
     cpu = torch.device("cpu")
     cpu_avail = available_bytes(cpu, budget, free) if device.type != "cpu" else avail
     if device.type != "cpu":
         cpu_need = estimate_bytes(fh, fw, options, cpu)
         if cpu_avail is None or cpu_need <= cpu_avail:
-            return Plan(requested, cpu, f"{short}: running on the CPU instead (slower)", cpu_need)
+            return Placement(requested, cpu, f"{short}: running on the CPU instead (slower)", cpu_need)
         tiles = _tiles((fh, fw), options, cpu, cpu_avail, regions)
         if tiles is not None:
-            return Plan(requested, cpu, f"{short}: running on the CPU instead (slower)" + (f", in {tiles}" if tiles else ""),
+            return Placement(requested, cpu, f"{short}: running on the CPU instead (slower)" + (f", in {tiles}" if tiles else ""),
                         cpu_avail)
     best = largest_size(h, w, options, cpu, cpu_avail)
     if device.type != "cpu":
@@ -174,21 +183,21 @@ def _tiles(size, options: TransferOptions, device: torch.device, avail: Optional
 
 
 def after_oom(h: int, w: int, options: TransferOptions, size: int, device: torch.device,
-              budget: Optional[int] = None, free: FreeFn = free_bytes) -> Optional[Plan]:
+              budget: Optional[int] = None, free: FreeFn = free_bytes) -> Optional[Placement]:
     """What to try after an out-of-memory at ``size`` on ``device``; None = give up."""
     floor = size_floor(options.size)
     if device.type != "cpu" and size > floor:
         size = max(floor, int(size * 0.7))
-        return Plan(size, device, f"retrying at {size} px", estimate_bytes(*fit_long_edge(h, w, size), options, device))
+        return Placement(size, device, f"retrying at {size} px", estimate_bytes(*fit_long_edge(h, w, size), options, device))
     if device.type != "cpu":
         cpu = torch.device("cpu")
         need = estimate_bytes(*fit_long_edge(h, w, options.size), options, cpu)
         avail = available_bytes(cpu, budget, free)
         if avail is not None and need > avail:
             return None
-        return Plan(options.size, cpu, "retrying on the CPU (slower)", need)
+        return Placement(options.size, cpu, "retrying on the CPU (slower)", need)
     if size > floor:
-        return Plan(floor, device, f"retrying at {floor} px", estimate_bytes(*fit_long_edge(h, w, floor), options, device))
+        return Placement(floor, device, f"retrying at {floor} px", estimate_bytes(*fit_long_edge(h, w, floor), options, device))
     return None
 
 

@@ -40,6 +40,7 @@ from .results import DEFAULT_KEEP_BYTES, ResultStore
 from .sessions import Sessions
 from .worker import Worker
 
+NOMINAL_STYLE = (768, 1024)   # an estimate's style image (not sent): the size of a gallery painting
 log = logging.getLogger("neural_style.daemon")
 
 
@@ -391,31 +392,40 @@ class Server:
 
     def on_estimate(self, identity, msg, rid) -> None:
         """Seconds for a job of this size and these options on the daemon's device, before it is
-        submitted (``speed.Speed.estimate`` over the job's pyramid; tiles are not foreseen here), and the
-        largest long edge that takes about ``target_s`` or less (bisection: time grows with the size)."""
+        submitted: its plan (``engine.plan.plan_job``, as the worker will make it, tiles included)
+        priced at the device's measured speed (``speed``). And what Detail: Auto runs: the content's
+        own size (``fit_size``), in the best quality preset up to the one asked that takes about
+        ``target_s`` or less (``fit_quality``, ``fit_seconds``; the preview preset, with its honest
+        time, where none does). The style images are not sent: ``NOMINAL_STYLE`` stands for them."""
         from ..engine.errors import BadInput
+        from ..engine.plan import plan_job
+        from ..engine.presets import PRESETS
         from .convert import options_from_dict
-        from .speed import options_work
+        from .memory import available_bytes
         f = msg.fields
         h, w, device = f["height"], f["width"], str(self.device)
+        budget = available_bytes(self.device, self.config.memory_budget)
 
-        def seconds(long_edge: int):
-            o = options_from_dict({**f["options"], "size": long_edge}, (h, w))
-            return self.worker.speed.estimate(device, options_work(h, w, o))
+        def seconds(options: dict):
+            o = options_from_dict(options, (h, w))
+            styles = [NOMINAL_STYLE] * (max(o.scale_mix) + 1 if o.scale_mix else 1)
+            return o.size, self.worker.speed.estimate(device, plan_job((h, w), o, styles, self.device, budget))
         try:
-            asked = options_from_dict(dict(f["options"]), (h, w)).size
-            full = max(h, w)
-            t = seconds(asked)
-            info = {"device": device, "seconds": None if t is None else round(t, 1), "size": asked,
+            asked = dict(f["options"])
+            size, t = seconds(asked)
+            info = {"device": device, "seconds": None if t is None else round(t, 1), "size": size,
                     "target_s": f["target_s"]}
             if t is not None:
-                lo, hi = min(64, full), full
-                if seconds(full) <= f["target_s"]:
-                    lo = full
-                while hi - lo > 8:
-                    mid = (lo + hi) // 2
-                    lo, hi = (mid, hi) if seconds(mid) <= f["target_s"] else (lo, mid)
-                info.update(fit_size=lo, fit_seconds=round(seconds(lo), 1))
+                full = dict(asked, size=0)
+                quality = asked.get("quality")
+                if quality in PRESETS and "steps" not in asked:
+                    names = list(PRESETS)[:list(PRESETS).index(quality) + 1]
+                    times = {q: seconds(dict(full, quality=q))[1] for q in names}
+                    fit = next((q for q in reversed(names) if times[q] <= f["target_s"]), names[0])
+                    info.update(fit_quality=fit, fit_seconds=round(times[fit], 1))
+                else:
+                    info.update(fit_seconds=round(seconds(full)[1], 1))
+                info["fit_size"] = max(h, w)
         except BadInput as e:
             self.error(identity, "bad_input", str(e), re=rid)
             return

@@ -1,31 +1,45 @@
-"""The daemon's measured speed, per device, and a job's time estimated from it before it starts.
+"""The daemon's measured speed, per device, and a job's time priced from its plan before it starts.
 
-One optimisation step (L-BFGS or Adam: one forward and one backward pass through VGG-19, ``optim``)
-costs a fixed overhead plus a part that grows linearly with the pixels, so a job of pyramid levels
-l = 1..L (the engine's ``scale.pyramid_sizes``; the style mix counted as one more level) takes about
+A job's time is priced from its ``engine.plan.JobPlan``, the same object the engine runs. One
+optimisation step at a level of P megapixels whose network runs to layer d costs
 
-    t_job ≈ Σ_l  steps_l · (a + r · MP_l · (k if level l runs in tiles else 1))
+    t_step = a + r · s_d · P · (k if the level runs in tiles else 1)
 
-r = seconds per step per megapixel, a = seconds per step whatever the size (launches, Python), k = the
-cost of exact tiles per pixel against one piece (the halo recomputed, two passes; ``engine.tiling``).
-a and a first r come from the warm-up: one forward + backward timed at two sizes. Every finished job
-then updates r (its untiled levels) and k (its tiled ones) from its report's per-level size, steps and
-seconds, as an exponential moving average over jobs, so the estimate follows the device as it is used.
-Jobs too small to say anything about the per-pixel cost (the overhead is most of their time) only
-leave r as it was.
+r = seconds per step per megapixel through relu5_1, s_d = the share of that cost of a network cut at
+d (a finishing level stops at relu3_1: ``engine.finishing``), a = seconds per step whatever the size
+(launches, Python), k = the cost of exact tiles per pixel against one piece (the halo recomputed, two
+passes; ``engine.tiling``). Each level also pays once for its targets (one forward at the level's size
+and at its style images' sizes, ``FORWARD_SHARE`` of a step each), and the job for its final losses:
+
+    t_job = Σ_levels [ steps · t_step + FORWARD_SHARE · r · (P + Σ P_style) ] + FORWARD_SHARE · r · P_final
+
+a, r and s_d come from the warm-up: one forward + backward timed at two sizes, and at the larger one
+cut at each depth a plan uses. Steps cost more than the bare network (the optimiser's image-sized
+work, the Gram losses): ``STEP_FACTOR`` covers that before any job ran. Every finished job then
+scales r by how far its real step times were from the price (a moving average of the ratio, in log
+space, each job's ratio clamped to [1/2, 2]), and k from its tiled levels. A level under
+``LEARN_MIN_MP`` megapixels teaches nothing: its time is mostly overhead, and one 16-px job must not
+move the price of a 512-px one. The same price, level by level, gives the progress's time left.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
-from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-TILED_FACTOR = 1.5       # k before any tiled job ran: the issue's goal is ≤ 2× on a CPU, ≤ 1.6× on a GPU
+TILED_FACTOR = 1.5       # k before any tiled job ran: the goal is ≤ 2× on a CPU, ≤ 1.6× on a GPU
 ALPHA = 0.3              # weight of the newest job in the moving average (the warm-up counts as one job)
-PIXEL_SHARE = 0.5        # a sample teaches r only when the per-pixel part is at least this share of its time
+LEARN_MIN_MP = 0.06      # levels smaller than this (about 256×256) teach nothing
+FORWARD_SHARE = 0.35     # a forward without gradient, as a share of a step's network cost
+STEP_FACTOR = 1.2        # a real step against the bare forward + backward the warm-up times
+DEPTHS = ("relu2_1", "relu3_1", "relu4_1", "relu5_1")   # the cuts the warm-up times (relu4_2 ~ relu5_1)
 
-Work = Tuple[int, int, bool]   # (pixels, steps, tiled) of one level
+
+def depth_of(layer: str) -> str:
+    """The timed cut that covers a network running to ``layer``."""
+    return next((d for d in DEPTHS if layer <= d), "relu5_1")
 
 
 @dataclass
@@ -37,26 +51,76 @@ class Rate:
     samples: int = 1                 # the warm-up and every job that taught r
     tiled_samples: int = 0
     source: str = "warm-up"          # "warm-up" until a job taught r, then "jobs"
+    depth_share: Dict[str, float] = field(default_factory=dict)   # s_d; missing = 1
+
+    def share(self, layer: str) -> float:
+        return self.depth_share.get(depth_of(layer), 1.0)
 
 
-def probe(run: Callable[[Tuple[int, int]], None], sizes: Sequence[Tuple[int, int]], repeats: int = 2) -> Rate:
+def probe(run: Callable[..., None], sizes: Sequence[Tuple[int, int]], repeats: int = 2,
+          depths: Sequence[str] = ()) -> Rate:
     """r and a from one forward + backward (``run(size)``) timed at two sizes, the fastest of
-    ``repeats`` tries each (the first may still pay for allocations; a busy machine adds noise)."""
+    ``repeats`` tries each (the first may still pay for allocations; a busy machine adds noise), and
+    the share s_d of each of ``depths`` (``run(size, depth)``) at the larger size."""
     (h1, w1), (h2, w2) = sizes
-    t = []
-    for size in sizes:
-        best = float("inf")
+
+    def best(*args) -> float:
+        t = float("inf")
         for _ in range(repeats):
             t0 = time.perf_counter()
-            run(size)
-            best = min(best, time.perf_counter() - t0)
-        t.append(best)
+            run(*args)
+            t = min(t, time.perf_counter() - t0)
+        return t
+
+    t = [best(size) for size in sizes]
     mp1, mp2 = h1 * w1 / 1e6, h2 * w2 / 1e6
     r = (t[1] - t[0]) / (mp2 - mp1)
     if r <= 0:                 # noise (a busy machine): the larger size alone, with no overhead
-        return Rate(s_per_step_per_mp=t[1] / mp2)
-    a = min(max(0.0, t[0] - r * mp1), t[0])
-    return Rate(s_per_step_per_mp=r, s_per_step=a)
+        rate = Rate(s_per_step_per_mp=t[1] / mp2 * STEP_FACTOR)
+    else:
+        a = min(max(0.0, t[0] - r * mp1), t[0])
+        rate = Rate(s_per_step_per_mp=r * STEP_FACTOR, s_per_step=a)
+    full = max(1e-9, t[1] - rate.s_per_step)
+    for d in depths:
+        if d != "relu5_1":
+            rate.depth_share[d] = min(1.0, max(0.1, (best(sizes[1], d) - rate.s_per_step) / full))
+    return rate
+
+
+def price(rate: Rate, plan) -> List[Tuple[float, float]]:
+    """Each level of ``plan`` (an ``engine.plan.JobPlan``) as (seconds before its first step, seconds
+    per step); the final losses' forward is added to the last level's fixed part."""
+    out = []
+    r, a = rate.s_per_step_per_mp, rate.s_per_step
+    for level in plan.levels:
+        mp = level.pixels / 1e6
+        tiled = rate.tiled_factor if level.tiles.tiled else 1.0
+        per_step = a + r * rate.share(level.depth) * mp * tiled
+        style_mp = sum(h * w for h, w in level.style_sizes) / 1e6
+        out.append((FORWARD_SHARE * r * (mp + style_mp), per_step))
+    if out:
+        final_mp = plan.final_size[0] * plan.final_size[1] / 1e6
+        fixed, per_step = out[-1]
+        out[-1] = (fixed + FORWARD_SHARE * r * final_mp, per_step)
+    return out
+
+
+def plan_seconds(rate: Rate, plan) -> float:
+    """The whole job's price."""
+    return sum(fixed + level.steps * per_step for (fixed, per_step), level in zip(price(rate, plan), plan.levels))
+
+
+def seconds_left(rate: Rate, plan, level: int, step: int, mix: bool = False) -> float:
+    """The price of what is left after ``step`` steps of transfer level ``level`` (or of the mix)."""
+    priced = list(zip(price(rate, plan), plan.levels))
+    current = 0 if mix else level + (1 if plan.mix is not None else 0)
+    left = 0.0
+    for i, ((fixed, per_step), lp) in enumerate(priced):
+        if i == current:
+            left += max(0, lp.steps - step) * per_step
+        elif i > current:
+            left += fixed + lp.steps * per_step
+    return left
 
 
 class Speed:
@@ -84,73 +148,45 @@ class Speed:
         return {"device": device, "s_per_step_per_mp": _sig(r.s_per_step_per_mp), "s_per_step": _sig(r.s_per_step),
                 "tiled_factor": round(r.tiled_factor, 3), "samples": r.samples, "source": r.source}
 
-    def estimate(self, device: str, work: Iterable[Work]) -> Optional[float]:
-        """Seconds for the levels of ``work`` on ``device``; None when its speed is unknown."""
+    def estimate(self, device: str, plan) -> Optional[float]:
+        """Seconds for ``plan`` (an ``engine.plan.JobPlan``) on ``device``; None when its speed is unknown."""
         r = self.get(device)
-        if r is None:
-            return None
-        return sum(steps * (r.s_per_step + r.s_per_step_per_mp * px / 1e6 * (r.tiled_factor if tiled else 1.0))
-                   for px, steps, tiled in work)
+        return None if r is None else plan_seconds(r, plan)
 
-    def learn(self, device: str, report: dict) -> None:
-        """Update ``device``'s rate from a finished job's report (its "levels" and "mix": size [h, w],
-        steps, seconds, tiled). Cancelled jobs ran fewer steps than their levels say: not used."""
+    def learn(self, device: str, report: dict, plan) -> None:
+        """Update ``device``'s rate from a finished job's report (its "mix" and "levels": steps run and
+        seconds) against ``plan``'s price. Cancelled jobs are not used, nor levels under LEARN_MIN_MP."""
         if report.get("cancelled") or not report.get("steps_done"):
             return
-        levels = [l for l in [*report.get("levels", []), report.get("mix")] if isinstance(l, dict)]
+        ran = [l for l in [report.get("mix"), *report.get("levels", [])] if isinstance(l, dict)]
         with self._lock:
             r = self._rates.get(_key(device))
-            if r is None:
+            if r is None or len(ran) != len(plan.levels):
                 return
             for tiled in (False, True):
-                secs = steps = work = 0.0
-                for l in levels:
+                actual = priced = 0.0
+                for l, lp, (_fixed, per_step) in zip(ran, plan.levels, price(r, plan)):
                     try:
-                        if bool(l.get("tiled")) == tiled and l["steps"] > 0:
-                            secs += float(l["seconds"])
-                            steps += l["steps"]
-                            work += l["steps"] * l["size"][0] * l["size"][1] / 1e6
-                    except (KeyError, TypeError, IndexError, ValueError):
+                        steps = int(l["steps"])
+                        secs = float(l["seconds"]) - float(l.get("targets_seconds") or 0.0)
+                    except (KeyError, TypeError, ValueError):
                         continue
-                pixel_part = secs - r.s_per_step * steps
-                if work <= 0 or pixel_part < PIXEL_SHARE * secs:
+                    if lp.tiles.tiled != tiled or lp.pixels / 1e6 < LEARN_MIN_MP or steps <= 0 or secs <= 0:
+                        continue
+                    actual += secs - r.s_per_step * steps
+                    priced += (per_step - r.s_per_step) * steps
+                if actual <= 0 or priced <= 0:
                     continue
+                ratio = min(2.0, max(0.5, actual / priced))
                 if not tiled:
-                    r.s_per_step_per_mp = _average(r.s_per_step_per_mp, pixel_part / work, r.samples)
+                    alpha = max(ALPHA, 1.0 / (r.samples + 1))
+                    r.s_per_step_per_mp *= math.exp(alpha * math.log(ratio))
                     r.samples += 1
                     r.source = "jobs"
                 else:
-                    k = pixel_part / work / r.s_per_step_per_mp
+                    k = r.tiled_factor * ratio
                     r.tiled_factor = _average(r.tiled_factor, k, r.tiled_samples) if r.tiled_samples else k
                     r.tiled_samples += 1
-
-
-def job_work(sizes: Sequence[Tuple[int, int]], steps: Sequence[int], tiled: Callable[[Tuple[int, int]], bool],
-             mix: Optional[Tuple[Tuple[int, int], int]] = None) -> List[Work]:
-    """The levels of a job as (pixels, steps, tiled): ``sizes`` and ``steps`` coarsest first, and the
-    style mix's size and steps when the job mixes scales."""
-    levels = list(zip(sizes, steps))
-    if mix is not None:
-        levels.insert(0, mix)
-    return [(h * w, n, tiled((h, w))) for (h, w), n in levels if n > 0]
-
-
-def options_work(h: int, w: int, options, tiled: Callable[[Tuple[int, int]], bool] = lambda _s: False,
-                 style_hw: Optional[Tuple[int, int]] = None) -> List[Work]:
-    """``job_work`` of a job on an h×w content with these engine options: its pyramid
-    (``scale.pyramid_sizes``: ``levels``, ``steps`` at the final size, ``coarse_steps`` below it) and
-    the style mix, at the style image's pixel count scaled to the output's (``style_hw``; the final
-    size where the style is not known yet, as for an ``estimate`` request)."""
-    from ..engine.scale import fit_pixels, pyramid_sizes
-    o = options
-    sizes = pyramid_sizes(h, w, o.size, o.levels)
-    coarse = o.steps if o.coarse_steps is None else o.coarse_steps
-    mix = None
-    if o.scale_mix:
-        final = sizes[-1]
-        mix_size = fit_pixels(*style_hw, final[0] * final[1] * o.style_scale) if style_hw else final
-        mix = (mix_size, o.steps if o.mix_steps is None else o.mix_steps)
-    return job_work(sizes, [coarse] * (len(sizes) - 1) + [o.steps], tiled, mix)
 
 
 def duration(seconds: float) -> str:

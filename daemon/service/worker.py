@@ -2,7 +2,7 @@
 
 For each job, top-down (``Worker.run_job``):
   1. the model is loaded (``load``; the load is retried on the next job when it failed);
-  2. the options are read and validated, and the memory plan (``memory.plan``) chooses size and
+  2. the options are read and validated, and the placement (``memory.place``) chooses size and
      device, or refuses the job (``too_large``), before any image is converted;
   3. ``init: "last"`` is resolved here, never in the engine (``warm``): the last kept result for this
      content (``results``), resampled and re-masked to the new regions, becomes the init image, and
@@ -36,14 +36,13 @@ from shared.protocol import PROTOCOL_VERSION, ImageData
 from .. import __version__
 from .. import engine
 from ..engine import EngineError, ModelSpec, OutOfMemory, TargetCache, load_model, resolve_device, stylize
-from ..engine import tiling
+from ..engine.plan import JobPlan, plan_job
 from ..engine.scale import fit_long_edge
-from ..engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
 from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
 from .jobs import Job, JobQueue, job_message
-from .memory import Plan, after_oom, available_bytes, free_device_memory, plan
+from .memory import Placement, after_oom, available_bytes, free_device_memory, place
 from .results import Kept, ResultStore, content_key, warm_start
-from .speed import Speed, options_work, probe, sentence
+from .speed import DEPTHS, Speed, plan_seconds, probe, seconds_left, sentence
 
 SMALL_PREVIEW = 512       # a preview of at most this long edge is sent as often as the job asks
 log = logging.getLogger("neural_style.daemon")
@@ -117,10 +116,16 @@ class Worker:
                 log.warning("warm-up failed (jobs still run): %s", e)
 
     def measure_speed(self, model, warm_up) -> None:
-        """The device's first step rate: one warm forward + backward timed at two sizes (``speed.probe``)."""
+        """The device's first step rate: one warm forward + backward timed at two sizes, and at the larger
+        one cut at each depth a plan uses (``speed.probe``). The sizes are large enough for the per-pixel
+        cost to show over the overhead (a 64-px probe gave rates off by 5-20x)."""
         cpu = self.device.type == "cpu"   # a CPU pays seconds per try: one try each there
-        sizes = [(64, 64), (128, 128)] if cpu else [(256, 256), (512, 512)]
-        rate = probe(lambda size: warm_up(model, sizes=[size]), sizes, repeats=1 if cpu else 2)
+        sizes = [(128, 128), (256, 256)] if cpu else [(256, 256), (512, 512)]
+
+        def run(size, depth="relu5_1"):
+            warm_up(model, sizes=[size], layers=tuple(l for l in ("relu1_1", "relu2_1", "relu3_1", "relu4_1",
+                                                                   "relu4_2", "relu5_1") if l <= depth))
+        rate = probe(run, sizes, repeats=1 if cpu else 2, depths=DEPTHS)
         self.speed.set(str(self.device), rate)
         log.info("speed on %s: %.3g s per step per megapixel + %.3g s per step (warm-up)", self.device,
                  rate.s_per_step_per_mp, rate.s_per_step)
@@ -179,8 +184,8 @@ class Worker:
             opts.validate(len(req["styles"]))
             key = content_key(content_img.data, w, h)
             kept, init_said = self.warm(job, opts, key)
-            p = plan(h, w, opts, self.model_for(self.device).device, self.job_budget(job),
-                     regions=len(req["regions"]))  # before any allocation
+            p = place(h, w, opts, self.model_for(self.device).device, self.job_budget(job),
+                      regions=len(req["regions"]))  # before any allocation
             content, alpha = image_to_rgb(content_img)
             styles = [image_to_rgb(s)[0] for s in req["styles"]]
             regions = to_regions(req["regions"])
@@ -190,7 +195,8 @@ class Worker:
             if kept is not None:
                 init = warm_start(kept, content, fit_long_edge(h, w, p.size), regions, opts.color)
             target = fit_long_edge(h, w, opts.size)
-            result, notes, used = self.stylize_planned(job, p, opts, content, styles, regions, init)
+            result, notes, used = self.stylize_planned(job, p, opts, content, styles, regions, init,
+                                                       warm=kept is not None)
         except EngineError as e:
             self.counts["failed"] += 1
             self.emit(job, "error", {"code": e.code, "message": str(e)})
@@ -203,13 +209,15 @@ class Worker:
         report = dict(result.report)
         self.keep(job, key, result, opts)
         report.update(job=job.id, label=job.label, queue_wait_s=round(wait_s, 3), run_s=round(run_s, 3),
-                      fallbacks=notes, requested_size=opts.size, worked_at=used,
+                      fallbacks=notes, requested_size=opts.size,
+                      worked_at={k: v for k, v in used.items() if k != "plan"},
                       output_size=[int(target[1]), int(target[0])],
                       daemon={"version": __version__, "protocol": PROTOCOL_VERSION, "cache": self.cache.stats(),
                               "results": self.results.stats()})
         if init_said is not None:
             report["init"] = init_said
-        self.speed.learn(str(used.get("device")), result.report)
+        if used.get("plan") is not None:
+            self.speed.learn(str(used.get("device")), result.report, used["plan"])
         status = "dropped" if job.dropped else ("cancelled" if result.cancelled else "done")
         self.counts[status] += 1
         self.emit(job, "result", {"cancelled": bool(result.cancelled), "report": report},
@@ -235,7 +243,6 @@ class Worker:
             said = "content (no earlier result for this content)"
             message = "no earlier result for this content: starting from the content"
         else:
-            opts.levels = 1   # already at the final structure: the final level only (BENCHMARKS.md, issue 13)
             said = "last"
             message = (f"starting from the last result for this content ({kept.size[1]}×{kept.size[0]}"
                        f"{', cancelled' if kept.cancelled else ''})")
@@ -256,8 +263,9 @@ class Worker:
         asked, cap = job.request.get("memory_budget"), self.config.memory_budget
         return min(b for b in (asked, cap) if b) if (asked or cap) else None
 
-    def stylize_planned(self, job: Job, p: Plan, opts, content, styles, regions, init):
-        """Run the engine at the planned size and device; after an out-of-memory, ``after_oom`` says what next."""
+    def stylize_planned(self, job: Job, p: Placement, opts, content, styles, regions, init, warm: bool = False):
+        """Run the engine at the placed size and device, on the job's plan (``engine.plan.plan_job``: the
+        one the estimate prices and the engine runs); after an out-of-memory, ``after_oom`` says what next."""
         h, w = content.shape[:2]
         budget = self.job_budget(job)
         notes: List[str] = []
@@ -266,16 +274,21 @@ class Worker:
             self.emit(job, "progress", {"step": 0, "total": 0, "message": p.message})
         while True:
             model = self.model_for(p.device)
+            o = dataclasses.replace(opts, size=p.size)
+            avail = available_bytes(p.device, budget)   # tiles where a level would not fit
+            job_plan = plan_job((h, w), o, [s.shape[:2] for s in styles], p.device, avail, len(regions), warm)
+            seconds = None
             try:
-                self.estimate(job, p, opts, content, styles, regions)
+                seconds = self.estimate(job, job_plan, p.device)
             except Exception:   # an estimate never stops a job
                 log.warning("job %s: no time estimate: %s", job.id, traceback.format_exc())
             try:
-                result = stylize(model, content, styles, dataclasses.replace(opts, size=p.size), regions=regions,
-                                 init_image=init, cache=self.cache, callback=self.progress_callback(job),
-                                 should_stop=job.should_stop,
-                                 memory_budget=available_bytes(p.device, budget))   # tiles where a level would not fit
-                return result, notes, {"size": p.size, "device": str(p.device)}
+                result = stylize(model, content, styles, o, regions=regions, init_image=init, cache=self.cache,
+                                 callback=self.progress_callback(job, job_plan, str(p.device)),
+                                 should_stop=job.should_stop, memory_budget=avail, plan=job_plan)
+                if seconds is not None:
+                    result.report["estimate_s"] = round(seconds, 1)
+                return result, notes, {"size": p.size, "device": str(p.device), "plan": job_plan}
             except (OutOfMemory, MemoryError, RuntimeError) as e:
                 if isinstance(e, RuntimeError) and not _is_oom(e):
                     raise
@@ -290,30 +303,18 @@ class Worker:
                 log.warning("job %s: %s", job.id, msg)
                 self.emit(job, "progress", {"step": 0, "total": 0, "message": msg})
 
-    def estimate(self, job: Job, p: Plan, opts, content, styles, regions) -> Optional[float]:
-        """Tell the client how long the job should take at the planned size and device (progress with
-        ``estimate_s`` and a sentence), from the device's step rate and the job's pyramid: its level
-        sizes and steps, the style mix, and which levels run in tiles. None when the rate is unknown."""
-        device = str(p.device)
-        o = dataclasses.replace(opts, size=p.size)
-        h, w = content.shape[:2]
-        style_hw = styles[o.scale_mix[0]].shape[:2] if o.scale_mix else None
-        avail = available_bytes(p.device, self.job_budget(job))
-
-        def tiled(size) -> bool:   # as the engine will plan the level (``tiling.plan``)
-            try:
-                return tiling.plan(size, CONTENT_LAYERS + STYLE_LAYERS, o, p.device, avail, len(regions)).tiled
-            except EngineError:
-                return False
-
-        seconds = self.speed.estimate(device, options_work(h, w, o, tiled, style_hw))
+    def estimate(self, job: Job, job_plan: JobPlan, device) -> Optional[float]:
+        """Tell the client how long the job should take (progress with ``estimate_s`` and a sentence):
+        its plan priced at the device's measured speed (``speed``). None when the rate is unknown."""
+        device = str(device)
+        seconds = self.speed.estimate(device, job_plan)
         if seconds is None:
             return None
         self.emit(job, "progress", {"step": 0, "total": 0, "estimate_s": round(seconds, 1),
                                     "message": sentence(seconds, device, self.speed.get(device))})
         return seconds
 
-    def progress_callback(self, job: Job):
+    def progress_callback(self, job: Job, job_plan: Optional[JobPlan] = None, device: str = "cpu"):
         cfg = self.config
         want_preview = bool(job.request.get("preview"))
         psize = int(job.request.get("preview_size") or cfg.preview_size)
@@ -324,6 +325,17 @@ class Worker:
         alpha = image_to_rgb(job.request["content"])[1] if want_preview else None
         start = time.monotonic()
         state = {"progress": 0.0, "preview": start}
+        rate = self.speed.get(device) if job_plan is not None else None
+        whole = plan_seconds(rate, job_plan) if rate is not None else None
+
+        def eta(p) -> Optional[float]:
+            """The plan's price of what is left, scaled by how this job has run against its price so far."""
+            if rate is None or whole is None:
+                return (time.monotonic() - start) / p.done * (p.job_total - p.done) if p.done else None
+            left = seconds_left(rate, job_plan, p.level, p.step, p.stage == "mix")
+            spent = whole - left
+            ratio = (time.monotonic() - start) / spent if spent > 0 and p.done >= 2 else 1.0
+            return max(0.0, left * ratio)
 
         def callback(p) -> None:
             if job.dropped:
@@ -332,10 +344,10 @@ class Worker:
             now = time.monotonic()
             if now - state["progress"] >= cfg.progress_every or p.step == p.total or p.done <= 1:
                 state["progress"] = now
-                eta = (now - start) / p.done * (p.job_total - p.done) if p.done else None
+                left = eta(p)
                 self.emit(job, "progress", {
                     "step": p.step, "total": p.total, "level": p.level, "levels": p.levels, "done": p.done,
-                    "job_total": p.job_total, "stage": p.stage, "size": list(p.size), "eta_s": eta,
+                    "job_total": p.job_total, "stage": p.stage, "size": list(p.size), "eta_s": left,
                     "losses": {k: v for k, v in (p.losses or {}).items()
                                if isinstance(v, (int, float)) and v == v and abs(v) != float("inf")}})
             if want_preview and now - state["preview"] >= every and p.done < p.job_total:

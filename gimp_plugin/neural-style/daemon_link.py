@@ -133,13 +133,14 @@ def ensure_daemon(client, cfg):
 
 # ---- the estimate before the run, and the detail it suggests -----------------------------------
 
-AUTO_TARGET_S = 60.0     # "Auto": the largest size that takes about a minute on this device
+AUTO_TARGET_S = 60.0     # "Auto": the best quality that takes about a minute at full size on this device
 
 DETAIL_CHOICES = (
-    ("auto", "Auto: about a minute on this device",
-     "The most detail that takes about a minute here (full resolution when that fits, e.g. on a GPU)"),
-    ("full", "Full resolution", "The layer's (or the selection's) own pixels: the best result, the slowest"),
-    ("size", "Custom size", "Size below: the long edge, in pixels, of what is computed"),
+    ("auto", "Auto: full size, about a minute",
+     "The area's own pixels, in the best quality up to Quality that takes about a minute here "
+     "(the time is shown when even the preview quality takes longer)"),
+    ("full", "Full size, chosen quality", "The layer's (or the selection's) own pixels, in the Quality chosen"),
+    ("size", "Custom size", "Size below: the long edge, in pixels, of what is computed, scaled up to the layer"),
 )
 
 
@@ -155,14 +156,20 @@ def estimate(client, endpoint, width, height, options, timeout=3.0, target_s=AUT
 
 
 def detail_size(detail, size, info, long_edge):
-    """The Size to send for the Detail choice: "full" -> 0, "size" -> Size as given, "auto" -> the
-    largest long edge that fits about a minute (0 when all of it fits; Size when nothing is known)."""
-    if detail == "full":
+    """The Size to send for the Detail choice: "auto" and "full" -> 0 (the area's own pixels: the
+    daemon's time budget decides the steps, never the size), "size" -> Size as given (a working
+    size, scaled up to the layer)."""
+    if detail in ("auto", "full"):
         return 0
-    if detail == "auto" and info is not None and info.get("fit_size"):
-        fit = int(info["fit_size"])
-        return 0 if fit >= long_edge else fit
     return int(size)
+
+
+def detail_quality(detail, quality, info):
+    """The quality preset to send: for Auto, the best one up to the chosen Quality that takes about a
+    minute at full size (the daemon's ``fit_quality``; Quality itself when nothing is known)."""
+    if detail == "auto" and info is not None and info.get("fit_quality"):
+        return info["fit_quality"]
+    return quality
 
 
 def estimate_text(info, width, height):

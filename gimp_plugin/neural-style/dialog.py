@@ -152,8 +152,8 @@ def style_thumbnail(config, kind):
 
 def estimate_line(dialog, config, note, box, estimate, Gtk):
     """The line under Detail: what the chosen detail costs on this device, from the daemon's measured
-    speed ("Auto: 512 px, about 1 min on cpu; full resolution would take about 3 h 10 min"), kept up
-    to date; Size is shown only for a custom size."""
+    speed ("Auto: 1024×768 px (full size), standard quality, about 55 s on cpu"), kept up to date;
+    Size is shown only for a custom size."""
     size = dialog.get_widget("size", GObject_none())
     size.set_no_show_all(True)
     if isinstance(note, Gtk.Label):
@@ -183,22 +183,23 @@ def estimate_line(dialog, config, note, box, estimate, Gtk):
 
 
 def detail_text(detail, info, box):
-    """The estimate line for the Detail choice (``info``: the daemon's estimate at the asked size)."""
+    """The estimate line for the Detail choice (``info``: the daemon's estimate; for Auto its
+    ``fit_quality`` and ``fit_seconds`` at the area's own size). Names the size actually computed."""
     w, h = box
     if info is None:
         return daemon_link.estimate_text(None, w, h)
-    full = daemon_link.format_duration(info["seconds"], coarse=True)
-    if detail == "auto" and (info.get("fit_seconds") or 0) > daemon_link.AUTO_TARGET_S * 1.5:
-        return "Auto: even at %d px this takes about %s on %s: choose Quality \u201cPreview (fast)\u201d " \
-               "for a quick try. Full resolution: about %s." % (
-                   info["fit_size"], daemon_link.format_duration(info["fit_seconds"], coarse=True),
-                   info.get("device", "?"), full)
-    if detail == "auto" and info.get("fit_size") and int(info["fit_size"]) < max(w, h):
-        return "Auto: %d px (of %d), about %s on %s. Full resolution: about %s." % (
-            info["fit_size"], max(w, h), daemon_link.format_duration(info.get("fit_seconds") or 0, coarse=True),
-            info.get("device", "?"), full)
+    device = info.get("device", "?")
     if detail == "auto":
-        return "Auto: full resolution fits, about %s on %s." % (full, info.get("device", "?"))
+        quality = info.get("fit_quality")
+        seconds = info.get("fit_seconds") if info.get("fit_seconds") is not None else info["seconds"]
+        took = daemon_link.format_duration(seconds, coarse=True)
+        what = ", %s quality" % quality if quality else ""
+        if seconds > daemon_link.AUTO_TARGET_S * 1.5:
+            return "Auto: %d×%d px (full size)%s takes about %s on %s." % (w, h, what, took, device)
+        return "Auto: %d×%d px (full size)%s, about %s on %s." % (w, h, what, took, device)
+    if detail == "full":
+        return "Full size, %d×%d px: about %s on %s." % (
+            w, h, daemon_link.format_duration(info["seconds"], coarse=True), device)
     return daemon_link.estimate_text(info, w, h)
 
 

@@ -203,6 +203,9 @@ def stylize_layer(procedure, image, source, config, client, settings, interactiv
             info = daemon_link.estimate(client, endpoint, c.width, c.height, dict(submission.options, size=0))
             request.use_size(submission, plan, daemon_link.detail_size(
                 detail, config.get_property("size"), info, max(c.width, c.height)))
+            if "quality" in submission.options:
+                submission.options["quality"] = daemon_link.detail_quality(
+                    detail, submission.options["quality"], info)
         report = {}
         with dialog.Feedback(image, source, plan, submission.preview, interactive) as feedback:
             Gimp.progress_set_text("Neural style: sending the images" + (" (%s)" % plan.size_note

@@ -1,0 +1,182 @@
+"""The job plan: every decision about how a job runs, made once, before any work.
+
+``plan_job`` turns a content size, the options, the style images' sizes, the device and the memory
+budget into a ``JobPlan``: the style mix (when scales are mixed), then the pyramid's levels coarsest
+first, each with its size, steps, role, the network layers its objective reads, its style images'
+sizes and its ``tiling.TilePlan``; and the job's peak memory. The engine runs exactly this plan
+(``transfer.stylize``); the service prices it for the time estimate (``service.speed``), checks its
+memory, and the bench reads it: nobody derives the pyramid a second time.
+
+The pyramid (Gatys et al. 2017 §5, coarse-to-fine): the final size is the requested long edge. Up to
+the *working size* the levels are the usual ones (each the full objective, ``levels`` of them,
+``coarse_steps`` below the top one and ``steps`` at it). Above the working size the pyramid goes on
+in *finishing levels*, each twice the size of the last, the top one exactly the requested size; each
+starts from the level below upsampled and runs ``finish_steps`` steps (halved at each further
+doubling, ``finish_steps``) of the finishing objective
+(``finishing``: the fine style layers, and a content term that keeps the level below's structure).
+So an output at a layer's own pixels costs a few cheap steps per doubling on top of a working-size
+job, instead of a blurred upscale of a small one.
+
+A warm start (``warm``: the job starts from a kept result of the same content, after a small change) is
+already at the final structure: it skips the coarse levels and starts at the working level (the final
+level when there are no finishing levels), with the steps asked: the rule, written once here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+
+from . import tiling
+from .finishing import finishing_layers
+from .options import TransferOptions
+from .scale import fit_long_edge, mix_cut_layer, pyramid_sizes, style_size
+from .vgg import CONTENT_LAYERS, STYLE_LAYERS
+
+ALL_LAYERS = CONTENT_LAYERS + STYLE_LAYERS
+
+Size = Tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LevelPlan:
+    """One optimisation of the job: a size, its steps, what it is, the layers its objective reads,
+    the sizes its style images take for their targets, and how it is tiled."""
+
+    size: Size
+    steps: int
+    role: str                          # "mix", "coarse", "working" (the top full-objective level), "finishing"
+    layers: Tuple[str, ...]
+    style_sizes: Tuple[Size, ...]
+    tiles: tiling.TilePlan = field(compare=False, repr=False, default=None)   # type: ignore[assignment]
+
+    @property
+    def pixels(self) -> int:
+        return self.size[0] * self.size[1]
+
+    @property
+    def depth(self) -> str:
+        """The deepest layer the network runs to at this level (what a step costs depends on it)."""
+        return max(self.layers)      # relu1_1 < … < relu4_2 < relu5_1, as strings too
+
+    def describe(self) -> dict:
+        return {"size": list(self.size), "steps": self.steps, "role": self.role, "depth": self.depth,
+                **self.tiles.describe()}
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """What a job will do: ``levels`` in the order they run (the style mix first where there is one)."""
+
+    levels: Tuple[LevelPlan, ...]
+    peak_bytes: int
+    warm: bool = False
+
+    @property
+    def transfer_levels(self) -> List[LevelPlan]:
+        return [l for l in self.levels if l.role != "mix"]
+
+    @property
+    def mix(self) -> Optional[LevelPlan]:
+        return next((l for l in self.levels if l.role == "mix"), None)
+
+    @property
+    def final_size(self) -> Size:
+        return self.transfer_levels[-1].size
+
+    @property
+    def total_steps(self) -> int:
+        return sum(l.steps for l in self.levels)
+
+    @property
+    def tiled(self) -> bool:
+        return any(l.tiles.tiled for l in self.levels)
+
+    def describe(self) -> dict:
+        return {"levels": [l.describe() for l in self.levels], "peak_bytes": self.peak_bytes,
+                "total_steps": self.total_steps, "warm": self.warm}
+
+
+def finishing_count(size: int, working_size: int) -> int:
+    """How many finishing levels a job at long edge ``size`` has: doublings from the largest
+    size/2^n that is at most ``working_size`` (0: none, or no working size)."""
+    if not working_size or size <= working_size:
+        return 0
+    return math.ceil(math.log2(size / working_size) - 1e-9)
+
+
+def working_edge(size: int, working_size: int) -> int:
+    """The long edge of the working level (the top level of the full objective)."""
+    return max(1, round(size / 2 ** finishing_count(size, working_size)))
+
+
+def level_sizes(h: int, w: int, options: TransferOptions) -> Tuple[List[Size], int]:
+    """The transfer levels' sizes, coarsest first, and how many of them are finishing levels."""
+    final = fit_long_edge(h, w, options.size)
+    finishing = finishing_count(max(final), options.working_size)
+    working_edge = max(1, round(options.size / 2 ** finishing))
+    sizes = pyramid_sizes(h, w, working_edge, options.levels) if finishing else \
+        pyramid_sizes(h, w, options.size, options.levels)
+    for k in reversed(range(finishing)):
+        sizes.append(final if k == 0 else (max(1, round(final[0] / 2 ** k)), max(1, round(final[1] / 2 ** k))))
+    return sizes, finishing
+
+
+def plan_job(content_hw: Size, options: TransferOptions, style_hws: Sequence[Size], device,
+             memory_budget: Optional[int] = None, regions: int = 0, warm: bool = False) -> JobPlan:
+    """The plan of a job on an h×w content (module docstring). ``style_hws``: the style images'
+    sizes (h, w), as given; ``warm``: the job starts from a kept result (no coarse levels). A budget too small for the final level even in tiles is a BadInput, before any work."""
+    h, w = content_hw
+    device = torch.device(device)
+    o = options
+    sizes, finishing = level_sizes(h, w, o)
+    styles = list(style_hws)
+    levels: List[LevelPlan] = []
+
+    def level(size, steps, role, layers, style_sizes) -> LevelPlan:
+        tiles = tiling.plan(tuple(size), layers, o, device, memory_budget, regions)
+        return LevelPlan(tuple(size), steps, role, tuple(layers), tuple(style_sizes), tiles)
+
+    top_full = len(sizes) - finishing - 1                 # the working level's index
+    if o.scale_mix:
+        a, b = o.scale_mix
+        mix_size = style_size(styles[a], sizes[top_full], o.style_scale)
+        cut = mix_cut_layer(*mix_size)
+        mix_layers = tuple(l for l in STYLE_LAYERS if l <= cut)
+        levels.append(level(mix_size, o.steps if o.mix_steps is None else o.mix_steps, "mix", mix_layers,
+                            [mix_size, style_size(styles[b], mix_size, 1.0)]))
+        styles[a] = styles[b] = mix_size                  # both become the mixed image
+    coarse = o.steps if o.coarse_steps is None else o.coarse_steps
+    for i, size in enumerate(sizes):
+        if i < top_full:
+            role, steps, layers = "coarse", coarse, _full_layers(o)
+        elif i == top_full:
+            role, steps, layers = "working", o.steps, _full_layers(o)
+        else:
+            role, steps, layers = "finishing", finish_steps(o.finish_steps, i - top_full), finishing_layers()
+        levels.append(level(size, steps, role, layers, [style_size(s, size, o.style_scale) for s in styles]))
+    if warm:   # a small change from a kept result: already at the final structure
+        levels = [l for l in levels if l.role != "coarse"]
+    peak = max(_level_bytes(l, o, device, regions) for l in levels)
+    return JobPlan(tuple(levels), peak, warm)
+
+
+def finish_steps(first: int, k: int) -> int:
+    """Steps of the k-th finishing level (k = 1 just above the working size): ``first``, halved at
+    each further doubling (at least 1 where ``first`` is not 0). A level of 4× the pixels costs 4× a
+    step, and has less left to add: the finer its pixels, the more of its structure the level below
+    already fixed (the authors' recipes halve too: 500, 200, 100, 50 steps up to 3620 px)."""
+    return 0 if first == 0 else max(1, round(first / 2 ** (k - 1)))
+
+
+def _full_layers(options: TransferOptions) -> Tuple[str, ...]:
+    """The full objective's layers: the content layer (where there is a content term) and every style layer."""
+    return (CONTENT_LAYERS if options.content_weight > 0 else ()) + STYLE_LAYERS
+
+
+def _level_bytes(level: LevelPlan, options, device, regions: int) -> int:
+    if level.tiles.estimate is not None:
+        return level.tiles.estimate
+    return tiling.untiled_bytes(level.size, options, device, regions)
