@@ -844,3 +844,124 @@ def _print_warm_summary(out: Dict) -> None:
               f"| {wa['steps']}, {wa['seconds']:.1f}, {wa['objective']:.4g} | **{wa['ratio']:.3f}** "
               f"| {wa['time_ratio']:.2f} | {p['steps']}, {p['seconds']:.1f}, {p['ratio']:.3f} |")
     print(flush=True)
+
+
+# ---- full size --------------------------------------------------------------------------------
+# What an artist sees at 100 % zoom: a layer styled at its own pixels with the dialog's defaults
+# (Detail: Auto, i.e. the daemon's ``estimate`` picks the quality that fits about a minute at full
+# size), through a real daemon, against a working size scaled up and a plain full-objective run. Each
+# job records the estimate beside the time it took, the daemon's peak resident memory, the result's
+# size, its pixel-scale detail (``detail``) and how close its fine style statistics are to the style's
+# at the style's own pixels (``fine_gram``).
+
+def detail(image: np.ndarray) -> float:
+    """Mean |Laplacian| of the luminance (0-1): the pixel-scale detail an image holds."""
+    y = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255
+    return float(np.abs(4 * y[1:-1, 1:-1] - y[:-2, 1:-1] - y[2:, 1:-1] - y[1:-1, :-2] - y[1:-1, 2:]).mean())
+
+
+def fine_gram(model, image: np.ndarray, style: np.ndarray) -> float:
+    """Σ over relu1_1 and relu2_1 of ‖G(image) − G(style)‖ / ‖G(style)‖, the style at its own pixels."""
+    import torch
+
+    from .engine.images import to_tensor
+    from .engine.losses import gram
+
+    layers = ("relu1_1", "relu2_1")
+    with torch.no_grad():
+        fi = model.features(model.to_input(to_tensor(image, model.device)), layers)
+        fs = model.features(model.to_input(to_tensor(style, model.device)), layers)
+        return float(sum((gram(fi[l]) - gram(fs[l])).norm() / gram(fs[l]).norm() for l in layers))
+
+
+def _peak_rss(pid: int) -> Optional[int]:
+    """A process's peak resident memory (VmHWM), bytes; None where /proc cannot say."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def main_full_size(args) -> int:
+    import torch
+    from PIL import Image
+
+    from . import __version__
+    from .engine import ModelSpec, TransferOptions, load_model
+    from .service.convert import image_to_rgb, submit_fields
+
+    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in (args.full_sizes or "1024x768").split(",")]
+    content_img = Image.open(args.content).convert("RGB") if args.content else Image.fromarray(_images(1024)[0])
+    style = np.asarray(Image.open(args.style).convert("RGB")) if args.style else _images(64)[1]
+    model = load_model(ModelSpec(device="cpu"))     # scoring only
+    m = machine(model.device)
+    print(f"command: {' '.join(['python -m daemon'] + sys.argv[1:])}\n{machine_line(m)}\n"
+          f"torch {torch.__version__}  threads {torch.get_num_threads()}  neural-style {__version__}", flush=True)
+    rows: List[Dict] = []
+    with _bench_daemon(args) as c:
+        pid = c.heartbeat().get("pid")
+
+        def run(content: np.ndarray, options: Dict, cancel_after: Optional[float] = None) -> Dict:
+            fields = submit_fields(content, [style], TransferOptions())
+            fields["options"] = options
+            steal, t = Steal(), time.perf_counter()
+            job_id = c.submit(**fields)
+            estimate, cancelled_at, levels = None, None, 0
+            for ev in c.events(job_id, timeout=7200):
+                if ev.get("type") == "error":
+                    raise RuntimeError(ev.get("message"))
+                if ev.get("type") == "progress" and ev.get("estimate_s") is not None:
+                    estimate = ev["estimate_s"]
+                if ev.get("type") == "progress" and ev.get("levels"):
+                    levels = ev["levels"]
+                if (cancel_after is not None and cancelled_at is None and ev.get("type") == "progress"
+                        and ev.get("level") == levels - 1 and time.perf_counter() - t > cancel_after):
+                    cancelled_at = time.perf_counter()
+                    c.cancel(job_id)
+                if ev.get("type") == "result":
+                    done = time.perf_counter()
+                    image = image_to_rgb(ev["image"])[0]
+                    return {"seconds": round(done - t, 1), "estimate_s": estimate,
+                            "stop_s": None if cancelled_at is None else round(done - cancelled_at, 2),
+                            "size": list(image.shape[:2]), "image": image, "steal": steal.share(),
+                            "levels": [[l["size"], l["steps"], l.get("role"), l["seconds"]]
+                                       for l in ev["report"].get("levels", [])]}
+            raise RuntimeError("no result")
+
+        run(np.asarray(content_img.resize((64, 48))), {"size": 64, "steps": 2})   # warm-up, off the record
+        for w, h in sizes:
+            content = np.asarray(content_img.resize((w, h), Image.LANCZOS))
+            asked = c.estimate(w, h, {"quality": "standard", "size": 0})
+            quality = asked.get("fit_quality") or "standard"
+            auto = run(content, {"quality": quality, "size": 0})
+            auto.update(quality=quality, rss=_peak_rss(pid) if pid else None)
+            rows_for = {"auto": auto}
+            if args.compare:
+                small = run(content, {"quality": "standard", "size": 512})
+                small["image"] = np.asarray(Image.fromarray(small["image"]).resize((w, h), Image.BICUBIC))
+                rows_for["512 scaled up"] = small
+                if max(w, h) <= 1024:
+                    rows_for["plain standard"] = run(content, {"quality": "standard", "size": 0, "working_size": 0})
+            if args.stop_after:
+                rows_for["stopped"] = run(content, {"quality": quality, "size": 0}, cancel_after=args.stop_after)
+            for name, r in rows_for.items():
+                image = r.pop("image")
+                r.update(detail=round(detail(image), 5), fine_gram=round(fine_gram(model, image, style), 4),
+                         job=name, layer=[h, w])
+                rows.append(r)
+                rss = f", peak RSS {r['rss'] / 1e9:.2f} GB" if r.get("rss") else ""
+                stop = f", stop took {r['stop_s']} s" if r.get("stop_s") is not None else ""
+                print(f"{w}x{h} {name:15s} {r.get('quality', ''):8s} -> {r['size'][1]}x{r['size'][0]} in "
+                      f"{r['seconds']} s (estimate {r['estimate_s']} s, steal {r['steal']}){rss}{stop}; detail "
+                      f"{r['detail']}, fine Gram {r['fine_gram']}; levels {r['levels']}", flush=True)
+        before = c.estimate(683, 512, {"quality": "standard", "size": 0})["seconds"]
+        run(np.asarray(content_img.resize((16, 16))), {"size": 16, "steps": 50})
+        after = c.estimate(683, 512, {"quality": "standard", "size": 0})["seconds"]
+        print(f"a 16-px job moved the 512-px estimate from {before} s to {after} s "
+              f"({100 * (after - before) / before:+.1f} %)", flush=True)
+    _write_json(args.json, {"machine": m, "rows": rows, "tiny_job": [before, after]})
+    return 0

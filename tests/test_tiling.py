@@ -17,6 +17,7 @@ from daemon.engine import ModelSpec, Region, TransferOptions, load_model, styliz
 from daemon.engine import tiling
 from daemon.engine.job import Context, Steps
 from daemon.engine.targets import colour_controlled, level_objective
+from daemon.engine.plan import plan_job
 from daemon.engine.transfer import _mix_level, _mix_into_styles
 from daemon.engine.vgg import STYLE_LAYERS
 
@@ -51,7 +52,8 @@ def _loss_and_grad(model, content, styles, options, regions=(), tile=0, mix=Fals
         objective, plan = level.objective, level.plan
     else:
         if opts.scale_mix:
-            _mix_into_styles(ctx, size, 1)
+            mix = plan_job(size, dataclasses.replace(opts, mix_steps=1), [st.shape[:2] for st in styles], "cpu").mix
+            _mix_into_styles(ctx, mix)
         objective = level_objective(ctx, size)
         plan = ctx.plan(size, objective.layers)
         x = model.to_input(ctx.inputs.content).detach().clone()

@@ -47,13 +47,27 @@ def add_commands(sub) -> None:
     p.add_argument("--warm-steps", type=positive_int, metavar="N",
                    help="with --warm: the warm run's steps (default a quarter of the cold job's; the dialog's "
                         "live preview re-renders with 15)")
+    p.add_argument("--full-size", action="store_true",
+                   help="layers styled at their own pixels with the dialog's defaults (Detail: Auto) through a real "
+                        "daemon: time against the estimate, peak memory, detail and fine style statistics "
+                        "(uses --full-sizes, --content, --style, --compare, --stop-after, --json)")
+    p.add_argument("--full-sizes", metavar="WxH,...", help="with --full-size: layer sizes (default 1024x768)")
+    p.add_argument("--content", metavar="PATH", help="with --full-size: the photo (default examples/chelsea.png)")
+    p.add_argument("--style", metavar="PATH", help="with --full-size: the painting (default examples/starry_night.jpg)")
+    p.add_argument("--compare", action="store_true",
+                   help="with --full-size: also a 512-px standard job scaled up, and a plain standard job at full "
+                        "size (up to 1024 px)")
+    p.add_argument("--stop-after", type=float, metavar="S",
+                   help="with --full-size: also stop a job S seconds in (in its last level) and time the stop")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args) -> int:
-    from ..bench import main_bench, main_time_to_quality, main_warm
+    from ..bench import main_bench, main_full_size, main_time_to_quality, main_warm
 
+    if args.full_size:
+        return main_full_size(args)
     if args.warm:
         return main_warm(args)
     return main_time_to_quality(args) if args.ttq else main_bench(args)

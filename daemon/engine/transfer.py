@@ -154,12 +154,18 @@ def _mix_into_styles(ctx: Context, mix: LevelPlan) -> dict:
 
 
 # ---- the levels --------------------------------------------------------------------------------
-def _level_objective(ctx: Context, level: LevelPlan, x_below: Optional[torch.Tensor]) -> Objective:
+def _tiles_return_memory(ctx: Context, level: LevelPlan):
+    """A tiled level on the CPU returns each tile's memory to the system (``allocator``); the others
+    keep the C library's own heap, which maps and unmaps nothing on every step."""
+    return allocator.returned_after_each_tile(level.tiles.tiled and ctx.model.device.type == "cpu")
+
+
+def _level_objective(ctx: Context, level: LevelPlan) -> Objective:
     """A level's objective: the full one (``targets.level_objective``), or at a finishing level the
-    fine style layers and the level below as its content (``finishing``)."""
+    fine style layers (``finishing``)."""
     if level.role != "finishing":
         return level_objective(ctx, level.size)
-    return finishing_objective(ctx, level.size, x_below)
+    return finishing_objective(ctx, level.size)
 
 
 def _run_levels(ctx: Context, plan: JobPlan, init_image: Optional[np.ndarray],
@@ -175,13 +181,14 @@ def _run_levels(ctx: Context, plan: JobPlan, init_image: Optional[np.ndarray],
             x = model.to_input(_start_image(ctx, init_image, lp.size)).detach().clone()
         else:
             x = F.interpolate(x.detach(), size=lp.size, mode="bilinear", align_corners=False)
-        objective = _level_objective(ctx, lp, x)
-        t1 = time.perf_counter()   # the targets are made: the rest is the steps
-        x.requires_grad_(True)
-        level = Level(lp.size, lp.steps, objective, _preview(ctx, lp.size), index, len(levels), plan=lp.tiles,
-                      metric=lp.role != "finishing" or finishing.FINISH_METRIC)
-        done = ctx.steps.done
-        x = optimise(ctx, level, x)
+        with _tiles_return_memory(ctx, lp):
+            objective = _level_objective(ctx, lp)
+            t1 = time.perf_counter()   # the targets are made: the rest is the steps
+            x.requires_grad_(True)
+            level = Level(lp.size, lp.steps, objective, _preview(ctx, lp.size), index, len(levels),
+                          plan=lp.tiles, metric=lp.role != "finishing" or finishing.FINISH_METRIC)
+            done = ctx.steps.done
+            x = optimise(ctx, level, x)
         t2, done = time.perf_counter(), ctx.steps.done - done
         report_levels.append({**lp.describe(), "seconds": round(t2 - t0, 3),
                               "targets_seconds": round(t1 - t0, 3),
@@ -243,15 +250,16 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
                     "regions": len(regions), "plan": plan.describe(), "levels": []}
     final_size = plan.final_size
     try:
-        with allocator.returned_after_each_tile(plan.tiled and model.device.type == "cpu"):
-            ctx.inputs = colour_controlled(model.device, content, styles, regions, options)
-            if plan.mix is not None:
+        ctx.inputs = colour_controlled(model.device, content, styles, regions, options)
+        if plan.mix is not None:
+            with _tiles_return_memory(ctx, plan.mix):
                 report["mix"] = _mix_into_styles(ctx, plan.mix)
-            report["start"] = _start_kind(ctx, init_image)
-            x, objective = _run_levels(ctx, plan, init_image, report["levels"])
+        report["start"] = _start_kind(ctx, init_image)
+        x, objective = _run_levels(ctx, plan, init_image, report["levels"])
+        with _tiles_return_memory(ctx, plan.transfer_levels[-1]):
             report["losses"] = _final_losses(ctx, x, objective)
-            x_rgb = resize(model.from_input(x.detach()), final_size)  # cancelled at a coarse level: still full size
-            image = to_uint8(_finish(ctx, x_rgb, final_size, _coverage(ctx, final_size)))
+        x_rgb = resize(model.from_input(x.detach()), final_size)  # cancelled at a coarse level: still full size
+        image = to_uint8(_finish(ctx, x_rgb, final_size, _coverage(ctx, final_size)))
     except torch.cuda.OutOfMemoryError as e:  # type: ignore[attr-defined]
         raise OutOfMemory(f"the {model.device} device ran out of memory at {final_size[1]}×"
                           f"{final_size[0]} pixels; lower the size or the number of pyramid levels, "

@@ -190,7 +190,9 @@ class Model:
                         x = F.pad(x, (left, right, top, bottom))
                     x = F.conv2d(x, w, b)
             elif kind == "relu":
-                x = F.relu(x)
+                # in place on the convolution's fresh output (a convolution's backward needs its input,
+                # not its output): one image-sized map less to allocate and fault in per layer
+                x = F.relu(x, inplace=True)
             else:
                 if edges is not None and edges[i] != (0, 0, 0, 0):   # the pooling's windows must be the image's
                     x = x[..., edges[i][0]:, edges[i][2]:]

@@ -141,12 +141,13 @@ class Speed:
 
     def describe(self, device: str) -> Optional[dict]:
         """The wire's ``speed``: {"device", "s_per_step_per_mp", "s_per_step", "tiled_factor",
-        "samples", "source"}; None before the warm-up measured anything."""
+        "samples", "source", "depth_share"}; None before the warm-up measured anything."""
         r = self.get(device)
         if r is None:
             return None
         return {"device": device, "s_per_step_per_mp": _sig(r.s_per_step_per_mp), "s_per_step": _sig(r.s_per_step),
-                "tiled_factor": round(r.tiled_factor, 3), "samples": r.samples, "source": r.source}
+                "tiled_factor": round(r.tiled_factor, 3), "samples": r.samples, "source": r.source,
+                "depth_share": {d: round(v, 3) for d, v in r.depth_share.items()}}
 
     def estimate(self, device: str, plan) -> Optional[float]:
         """Seconds for ``plan`` (an ``engine.plan.JobPlan``) on ``device``; None when its speed is unknown."""
