@@ -85,7 +85,7 @@ def time_ours(model, content, style, warmup: int, steps: int, fast: bool) -> Dic
     marks = {}
 
     def callback(p):
-        if p.done in (warmup, warmup + steps):
+        if p.tile is None and p.done in (warmup, warmup + steps):
             _sync(model.device)
             marks[p.done] = time.perf_counter()
 
@@ -570,7 +570,7 @@ def ours_to_quality(model, content, style, options, target: float, stop_when_rea
     reached: Dict = {}
 
     def callback(p) -> None:
-        if p.stage != "transfer" or p.level != p.levels - 1 or reached:
+        if p.tile is not None or p.stage != "transfer" or p.level != p.levels - 1 or reached:
             return
         _sync(model.device)
         seconds = clock.pause()
@@ -712,7 +712,7 @@ def _print_quality_summary(out: Dict) -> None:
     print(flush=True)
 
 
-# ---- warm re-runs (issue 13) -------------------------------------------------------------------
+# ---- warm re-runs -------------------------------------------------------------------------
 # An artist changes one setting and runs again. Cold: the whole job from the photo. Warm: ``init:
 # "last"``, the daemon's last result for this photo (made with the previous settings), with a quarter
 # of the cold job's steps (the daemon runs the final level only). "Pyramid": the same start sent as
@@ -964,4 +964,39 @@ def main_full_size(args) -> int:
         print(f"a 16-px job moved the 512-px estimate from {before} s to {after} s "
               f"({100 * (after - before) / before:+.1f} %)", flush=True)
     _write_json(args.json, {"machine": m, "rows": rows, "tiny_job": [before, after]})
+    return 0
+
+
+# ---- cost by depth -----------------------------------------------------------------------------
+def main_depths(args) -> int:
+    """One forward + backward (with the Grams) through the network cut at each depth a level may read,
+    at each of ``--sizes`` (W or WxH), best of ``--repeats`` (default 3): what a step's network part
+    costs at a full-objective level (relu5_1) and at a finishing level (relu3_1)."""
+    import torch
+
+    from .engine import ModelSpec, load_model, warm_up
+    from .engine.finishing import FINISH_CUT
+
+    model = load_model(ModelSpec(device=args.device, pooling=args.pooling))
+    print(f"command: {' '.join(['python -m daemon'] + sys.argv[1:])}\n{machine_line(machine(model.device))}\n"
+          f"torch {torch.__version__}  threads {torch.get_num_threads()}", flush=True)
+    depths = {"relu5_1": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"),
+              FINISH_CUT: tuple(l for l in ("relu1_1", "relu2_1", "relu3_1", "relu4_1") if l <= FINISH_CUT)}
+    rows = []
+    for text in (args.sizes or "512x384,1024x768").split(","):
+        w, h = (int(v) for v in (text.lower().split("x") if "x" in text.lower() else (text, text)))
+        row = {"size": [h, w]}
+        for name, layers in depths.items():
+            best = float("inf")
+            for _ in range(args.repeats or 3):
+                t = time.perf_counter()
+                warm_up(model, sizes=[(h, w)], layers=layers)
+                _sync(model.device)
+                best = min(best, time.perf_counter() - t)
+            row[name] = round(best, 3)
+        row["share"] = round(row[FINISH_CUT] / row["relu5_1"], 2)
+        rows.append(row)
+        print(f"{w}x{h}: to relu5_1 {row['relu5_1']} s, to {FINISH_CUT} {row[FINISH_CUT]} s "
+              f"(share {row['share']})", flush=True)
+    _write_json(args.json, {"rows": rows})
     return 0

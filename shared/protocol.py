@@ -465,7 +465,7 @@ def _check_accepted(f: dict, ref: _Refs, limits: Limits) -> None:
 
 def _check_progress(f: dict, ref: _Refs, limits: Limits) -> None:
     _check_job(f, ref, limits)
-    for k in ("step", "total", "level", "levels", "done", "job_total", "position"):
+    for k in ("step", "total", "level", "levels", "done", "job_total", "position", "tile", "tiles"):
         _opt(f, k, lambda x: _is_int(x) and x >= 0, "a whole number >= 0")
     _opt(f, "eta_s", lambda x: _is_num(x) and x >= 0, "seconds >= 0")
     _opt(f, "estimate_s", lambda x: _is_num(x) and x >= 0, "seconds >= 0")   # the whole job, before it starts

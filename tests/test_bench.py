@@ -140,3 +140,28 @@ def test_warm_steps_sets_the_warm_runs_steps(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (row,) = json.loads(out.read_text())["rows"]
     assert (row["cold"]["steps"], row["warm"]["steps"]) == (8, 3) and row["warm"]["init"] == "last"
+
+
+def test_full_size_runs_layers_at_their_own_pixels_through_a_daemon(tmp_path):
+    """``bench --full-size``: each layer comes back at its own size with the estimate beside the time,
+    its detail and fine statistics, and the tiny-job check of the estimates."""
+    out = tmp_path / "full.json"
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "--full-size", "--device", "cpu",
+                           "--full-sizes", "96x64", "--json", str(out)], capture_output=True, text=True,
+                          timeout=900, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[1].startswith("machine: ")
+    r = json.loads(out.read_text())
+    (row,) = r["rows"]
+    assert row["size"] == [64, 96] and row["layer"] == [64, 96] and row["job"] == "auto"
+    assert row["seconds"] > 0 and row["estimate_s"] > 0 and row["detail"] > 0 and row["fine_gram"] > 0
+    assert len(r["tiny_job"]) == 2 and "a 16-px job moved the 512-px estimate" in proc.stdout
+
+
+def test_depths_times_the_network_cut_at_each_levels_depth(tmp_path):
+    out = tmp_path / "depths.json"
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "--depths", "--device", "cpu", "--sizes", "64x48",
+                           "--repeats", "1", "--json", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["size"] == [48, 64] and row["relu5_1"] > 0 and row["relu3_1"] > 0

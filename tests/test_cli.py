@@ -29,6 +29,25 @@ def stylize(*args, **kw):
     return run("stylize", "--local", *args, **kw)
 
 
+def in_process(capsys, *args):
+    """``python -m daemon ARGS`` in this process (``daemon.cli.main``): what it returns or exits with,
+    and what it wrote, as a finished process would have them."""
+    from types import SimpleNamespace
+
+    from daemon.cli import main
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as e:   # argparse's refusals
+        code = e.code
+    out, err = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+
+def local(capsys, *args):
+    return in_process(capsys, "stylize", "--local", *args)
+
+
 def assert_one_line_error(proc, *fragments):
     assert proc.returncode == 2, proc.stderr
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
@@ -72,53 +91,53 @@ def test_mix_styles_writes_the_mixed_style(tmp_path):
     assert Image.open(out).size == (48, 30)
 
 
-def test_missing_file(tmp_path):
-    assert_one_line_error(stylize("--content", "nope.png", "--style", STYLE, "--output", str(tmp_path / "o.png")),
+def test_missing_file(tmp_path, capsys):
+    assert_one_line_error(local(capsys, "--content", "nope.png", "--style", STYLE, "--output", str(tmp_path / "o.png")),
                           "content image not found", "nope.png")
 
 
-def test_unreadable_file(tmp_path):
+def test_unreadable_file(tmp_path, capsys):
     bad = tmp_path / "bad.png"
     bad.write_text("not an image")
-    assert_one_line_error(stylize("--content", CONTENT, "--style", str(bad), "--output", str(tmp_path / "o.png")),
+    assert_one_line_error(local(capsys, "--content", CONTENT, "--style", str(bad), "--output", str(tmp_path / "o.png")),
                           "cannot read style image", "bad.png")
 
 
-def test_mask_index_out_of_range(tmp_path):
-    assert_one_line_error(stylize("--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.png"),
+def test_mask_index_out_of_range(tmp_path, capsys):
+    assert_one_line_error(local(capsys, "--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.png"),
                                   "--region", f"{MASK}=1"), "style index 1 is out of range")
 
 
 @pytest.mark.parametrize("flag,value", [("--style-weight", "inf"), ("--content-weight", "nan"),
                                         ("--style-blend", "1,nan"), ("--style-weight", "-1")])
-def test_weights_not_finite_or_negative(tmp_path, flag, value):
+def test_weights_not_finite_or_negative(tmp_path, capsys, flag, value):
     extra = ["--style", STYLE] if flag == "--style-blend" else []
-    proc = stylize("--content", CONTENT, "--style", STYLE, *extra, "--output", str(tmp_path / "o.png"), flag, value)
+    proc = local(capsys, "--content", CONTENT, "--style", STYLE, *extra, "--output", str(tmp_path / "o.png"), flag, value)
     assert_one_line_error(proc)
     assert "weight" in proc.stderr or "finite" in proc.stderr
 
 
-def test_size_zero(tmp_path):
-    assert_one_line_error(stylize("--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.png"),
+def test_size_zero(tmp_path, capsys):
+    assert_one_line_error(local(capsys, "--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.png"),
                                   "--size", "0"), "--size")
 
 
-def test_an_image_of_one_pixel(tmp_path):
+def test_an_image_of_one_pixel(tmp_path, capsys):
     tiny = tmp_path / "one.png"
     Image.new("RGB", (1, 1), (200, 10, 10)).save(tiny)
-    assert_one_line_error(stylize("--content", str(tiny), "--style", STYLE, "--output", str(tmp_path / "o.png")),
+    assert_one_line_error(local(capsys, "--content", str(tiny), "--style", STYLE, "--output", str(tmp_path / "o.png")),
                           "too small", "1×1")
 
 
-def test_an_empty_region(tmp_path):
+def test_an_empty_region(tmp_path, capsys):
     black = tmp_path / "black.png"
     Image.new("L", (20, 20), 0).save(black)
-    assert_one_line_error(stylize("--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.png"),
+    assert_one_line_error(local(capsys, "--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.png"),
                                   "--region", f"{black}=0", "--size", "32", "--steps", "1"), "selects nothing")
 
 
-def test_unknown_output_type(tmp_path):
-    assert_one_line_error(stylize("--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.xyz")),
+def test_unknown_output_type(tmp_path, capsys):
+    assert_one_line_error(local(capsys, "--content", CONTENT, "--style", STYLE, "--output", str(tmp_path / "o.xyz")),
                           "unknown image type")
 
 

@@ -5,30 +5,23 @@ client processes: one paused with SIGSTOP longer than the lease, then resumed; o
 daemon is killed with SIGKILL and a new daemon starts on the same endpoint. Each must end its wait
 with DaemonError("job_lost") and a sentence (the command line: exit status 1 and that line).
 """
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from shared.client import DaemonClient, DaemonError
-from tests.images import example
+from shared.client import DaemonClient
+from .helpers import HANG, PY, ROOT, end, env, free_port, serve
+from .images import example
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
 LEASE = 3.0   # the client sends a heartbeat about every second: a healthy one is never dropped
 TRANSPORTS = ["pyzmq", "zmtp"]
-HANG = 120   # seconds: only a guard against a hang, never reached when the client works
 
 # A client that submits one long job and waits for it; prints "running" once the job runs and
 # "error CODE: MESSAGE" (exit 1) on a DaemonError.
 CLIENT = r"""
-import sys
 import numpy as np
 from shared.client import DaemonClient, DaemonError, ImageData
 from tests.images import example
@@ -54,45 +47,6 @@ except DaemonError as e:
     print(f"error {e.code}: {e.message}", flush=True)
     sys.exit(1)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def env(**extra):
-    e = dict(os.environ, **extra)
-    e["PYTHONPATH"] = str(ROOT) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
-    return e
-
-
-def serve(tmp: Path, endpoint: str) -> subprocess.Popen:
-    """A daemon at ``endpoint`` with a short lease, once it answers hello as ready."""
-    proc = subprocess.Popen([PY, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu",
-                             "--lease", str(LEASE), "--preview-every", "0.2", "--idle-exit", "300",
-                             "--log", str(tmp / "daemon.log")], cwd=ROOT, env=env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + HANG
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"the daemon exited: {(tmp / 'daemon.log').read_text()[-2000:]}"
-        try:
-            with DaemonClient(endpoint, timeout=1.0) as c:
-                if c.hello()["ready"]:
-                    return proc
-        except DaemonError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the daemon did not answer")
-
-
-def end(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGCONT)
-        proc.kill()
-    proc.wait(30)
 
 
 def wait_until(pred, what: str, every: float = 0.1):

@@ -6,11 +6,8 @@ tests that need other settings start their own.
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,76 +16,11 @@ import zmq
 
 from shared.client import DaemonClient, DaemonError, ImageData, MaskData, ensure_daemon
 from shared.protocol import PROTOCOL_VERSION, decode, encode
-from tests.images import example
+from .helpers import PY, ROOT, env, free_port, kill, rgba, start_daemon, to_array, wait_for
+from .images import example
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
 LEASE = 2.0
 TRANSPORTS = ["pyzmq", "zmtp"]
-
-
-# ---- helpers ---------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def env():
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(ROOT) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
-    return e
-
-
-def start_daemon(tmp: Path, *extra: str, port: int = None, endpoint: str = None, config: dict = None,
-                 until=lambda info: info["ready"]):
-    """A real `serve` process: through the command line, or with ``config`` (ServeConfig fields the
-    command line does not have) through ``serve`` itself. Returns once ``until(hello)`` holds."""
-    port = port or free_port()
-    endpoint = endpoint or f"tcp://127.0.0.1:{port}"
-    log = tmp / f"daemon-{port}.log"
-    if config is None:
-        cmd = [PY, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu", "--log", str(log), *extra]
-    else:
-        cfg = {"endpoint": endpoint, "device": "cpu", "log_path": str(log), **config}
-        cmd = [PY, "-c", "import sys; from daemon.service.server import ServeConfig, serve; "
-                         "sys.exit(serve(ServeConfig(**eval(sys.argv[1]))))", repr(cfg)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"daemon exited: {proc.stdout.read().decode()}")
-        try:
-            with DaemonClient(endpoint, timeout=1.0, transport="pyzmq") as c:
-                if until(c.hello()):
-                    return proc, endpoint, log
-        except DaemonError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("daemon did not answer within 60 s")
-
-
-def kill(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    if proc.stdout:
-        proc.stdout.close()
-
-
-def rgba(rgb, alpha=None) -> ImageData:
-    h, w = rgb.shape[:2]
-    a = np.full((h, w, 1), 255, np.uint8) if alpha is None else alpha[..., None]
-    return ImageData(w, h, np.concatenate([rgb, a], axis=2).tobytes())
-
-
-def to_array(img: ImageData) -> np.ndarray:
-    return np.frombuffer(img.data, np.uint8).reshape(img.height, img.width, 4)
 
 
 def noise_style(seed: int, size: int = 40) -> ImageData:
@@ -111,16 +43,6 @@ def run_job(client, content=None, styles=None, options=None, **kw):
 def long_job(client, steps=5000):
     return client.submit(content=rgba(CONTENT), styles=[rgba(STYLE)],
                          options={"size": 32, "steps": steps, "levels": 1})
-
-
-def wait_for(pred, timeout=20.0, every=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(every)
-    return pred()
 
 
 @pytest.fixture(scope="session")
@@ -718,7 +640,11 @@ def test_hello_carries_the_devices_measured_speed_and_a_job_starts_with_an_estim
     est = estimates[0]
     assert est["estimate_s"] > 0
     assert est["message"].startswith("about ") and " on cpu (estimated from " in est["message"], est["message"]
-    assert events[-1]["report"]["levels"][0]["seconds"] > 0
+    report = events[-1]["report"]
+    assert report["levels"][0]["seconds"] > 0
+    assert report["estimate_s"] == est["estimate_s"] and report["seconds"] > 0, "the price beside the time"
+    assert [l["size"] for l in report["plan"]["levels"]] == [l["size"] for l in report["levels"]]
+    assert speed["depth_share"].get("relu3_1", 0) > 0, "the finishing levels' depth is timed at the warm-up"
 
 
 def test_a_job_estimate_prices_the_plan_the_engine_runs_and_a_tiny_job_teaches_nothing():

@@ -21,7 +21,7 @@ from daemon.engine.errors import BadInput
 from daemon.engine.options import RANGES, SEED_MAX
 from daemon.service.convert import options_from_dict
 from shared.client import DaemonClient, DaemonError
-from tests.test_daemon import kill, rgba, start_daemon
+from .helpers import kill, rgba, start_daemon
 
 CONTENT_HW = (16, 16)
 REFUSALS = {"bad_input", "too_large", "bad_field", "not_finite", "bad_frames"}

@@ -19,7 +19,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from .helpers import kill, start_daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent / "gimp"
@@ -98,26 +99,8 @@ def gimp_console() -> str:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
     """A real daemon on 127.0.0.1 (free port, CPU), stopped at the end."""
-    from shared.client import DaemonClient, DaemonError
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    endpoint = f"tcp://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("daemon") / "daemon.log"
-    proc = subprocess.Popen([sys.executable, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu",
-                             "--log", str(log)], cwd=str(ROOT), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with DaemonClient(endpoint, timeout=2.0) as c:
-                c.hello()
-            break
-        except DaemonError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"the daemon did not start: {log.read_text() if log.exists() else ''}")
-            time.sleep(0.3)
+    from shared.client import DaemonClient
+    proc, endpoint, log = start_daemon(tmp_path_factory.mktemp("daemon"), until=lambda info: True)
     DAEMON_LOG["path"] = log
     yield endpoint
     try:
@@ -125,8 +108,8 @@ def daemon(tmp_path_factory):
             c.stop()
         proc.wait(timeout=30)
     except Exception:
-        proc.kill()
-        proc.wait()
+        pass
+    kill(proc)
 
 
 def gimp_env(tmp_path: Path, endpoint: str, **extra) -> dict:
@@ -633,6 +616,12 @@ def test_detail_auto_computes_full_size_in_the_quality_that_fits_a_minute():
     assert link.detail_quality("full", "high", slow) == "high", "Full keeps the chosen quality"
     assert link.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052 px on cpu."
     assert "starts when you press OK" in link.estimate_text(None, 1052, 713)
+    # the Detail line names the size actually computed, the quality and an honest time
+    assert link.detail_text("auto", fast, (982, 468)) == \
+        "Auto: 982\u00d7468 px (full size), high quality, about 20 s on cuda."
+    assert link.detail_text("auto", slow, (982, 468)) == \
+        "Auto: 982\u00d7468 px (full size), preview quality takes about 5 min on cpu."
+    assert link.detail_text("full", slow, (982, 468)).startswith("Full size, 982\u00d7468 px: about 3 h 10 min")
 
 
 def test_a_result_remembers_its_settings_and_can_be_continued(tmp_path, gimp_console, daemon):

@@ -14,8 +14,8 @@ import pytest
 from shared import client as shared_client
 from shared.client import ImageData
 from daemon.engine.presets import ALONE_STEPS
-from tests.images import example
-from tests.test_client_lost import end, free_port, serve
+from .helpers import end, free_port, serve
+from .images import example
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "gimp_plugin" / "neural-style"))

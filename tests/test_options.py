@@ -11,7 +11,7 @@ from daemon.engine.presets import ALONE_STEPS, PRESETS
 from daemon.engine.scale import pyramid_sizes
 from daemon.service.convert import options_from_dict
 from shared.client import DaemonClient
-from tests.test_daemon import kill, rgba, start_daemon
+from .helpers import kill, rgba, start_daemon
 
 INTS = {"size", "steps", "levels", "coarse_steps", "mix_steps", "lbfgs_history", "seed", "guide_grow"}
 OPEN_LOW = {"style_scale", "learning_rate"}
@@ -216,8 +216,8 @@ def test_wire_whole_numbers_may_come_as_floats_and_presets_shrink_to_small_image
     ("high", 512, 2, 200, 300), ("high", 1023, 2, 200, 300), ("high", 1024, 2, 200, 300),
 ])
 def test_presets_run_no_level_under_256_px_and_one_level_runs_its_own_steps(quality, size, levels, steps, coarse):
-    """Issue 12: a coarse level under 256 px does not pay for its steps (BENCHMARKS.md, "Presets that know
-    the size"): the presets leave it out, and a job left with one level runs the preset's one-level steps."""
+    """A coarse level under 256 px does not pay for its steps (BENCHMARKS.md, "Time to quality"): the
+    presets leave it out, and a job left with one level runs the preset's one-level steps."""
     o = options_from_dict({"quality": quality, "size": size}, (341, 512))
     assert (o.levels, o.steps, o.coarse_steps) == (levels, steps, coarse)
     from daemon.engine.plan import plan_job

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from daemon.engine import TransferOptions, apply_preset, stylize

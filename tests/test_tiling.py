@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from daemon.engine import ModelSpec, Region, TransferOptions, load_model, stylize
+from daemon.engine import Region, TransferOptions, stylize
 from daemon.engine import tiling
 from daemon.engine.job import Context, Steps
 from daemon.engine.targets import colour_controlled, level_objective
@@ -21,7 +21,7 @@ from daemon.engine.plan import plan_job
 from daemon.engine.transfer import _mix_level, _mix_into_styles
 from daemon.engine.vgg import STYLE_LAYERS
 
-from .images import example, half_masks
+from .images import example
 
 ROOT = Path(__file__).resolve().parent.parent
 TILE = 32                                   # 80×80 px in 32-px tiles: 3×3 tiles

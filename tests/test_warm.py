@@ -14,8 +14,8 @@ from PIL import Image
 
 from shared.client import DaemonClient, DaemonError, MaskData
 from shared.protocol import DEFAULT_LIMITS, decode, encode
-from tests.images import example
-from tests.test_daemon import PY, ROOT, env, kill, rgba, start_daemon, to_array
+from .images import example
+from .helpers import PY, ROOT, env, kill, rgba, start_daemon, to_array
 
 CONTENT = example("chelsea.png", 48)          # 48x32
 STYLE = example("starry_night.jpg", 40)

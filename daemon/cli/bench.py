@@ -36,7 +36,7 @@ def add_commands(sub) -> None:
                    help="with --ttq: end each of our jobs once it reaches pastiche's objective (saves bench "
                         "time; the 'whole job' and final objective are then those at that moment)")
     p.add_argument("--warm", action="store_true",
-                   help="warm re-runs (issue 13): after a run with the previous settings, a change of style weight, "
+                   help="warm re-runs: after a run with the previous settings, a change of style weight, "
                         "colour mode or region run cold with all steps and warm (init last) with a quarter of them, "
                         "through a real daemon, both scored by the same fp32 objective (default size 256; uses "
                         "--sizes, --pooling, --device, --json)")
@@ -59,13 +59,18 @@ def add_commands(sub) -> None:
                         "size (up to 1024 px)")
     p.add_argument("--stop-after", type=float, metavar="S",
                    help="with --full-size: also stop a job S seconds in (in its last level) and time the stop")
+    p.add_argument("--depths", action="store_true",
+                   help="one forward + backward cut at relu5_1 (full objective) and at the finishing levels' "
+                        "depth, at each of --sizes (W or WxH, default 512x384,1024x768), best of --repeats")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args) -> int:
-    from ..bench import main_bench, main_full_size, main_time_to_quality, main_warm
+    from ..bench import main_bench, main_depths, main_full_size, main_time_to_quality, main_warm
 
+    if args.depths:
+        return main_depths(args)
     if args.full_size:
         return main_full_size(args)
     if args.warm:

@@ -301,6 +301,11 @@ def run_local(job: Job, args) -> int:
         os.makedirs(job.preview_dir, exist_ok=True)
 
     def callback(p):
+        if p.tile is not None:   # between the tiles of a step under way
+            if bar.due(p.done, p.job_total):
+                bar.update(p.done, p.job_total, progress_text(p.stage, p.level, p.levels, p.step, p.total)
+                           + f" tile {p.tile[0]}/{p.tile[1]}")
+            return
         if bar.due(p.done, p.job_total):
             bar.update(p.done, p.job_total,
                        progress_text(p.stage, p.level, p.levels, p.step, p.total, p.losses["total"]))
@@ -401,6 +406,8 @@ def _on_event(ev: dict, job: Job, bar: ProgressBar) -> Optional[dict]:
         if ev.get("job_total"):
             text = progress_text(ev.get("stage"), int(ev.get("level") or 0), ev.get("levels") or 1, ev.get("step"),
                                  ev.get("total"), (ev.get("losses") or {}).get("total"))
+            if ev.get("tiles"):
+                text += f" tile {ev.get('tile')}/{ev['tiles']}"
             bar.update(ev.get("done") or 0, ev["job_total"], text, ev.get("eta_s"))
     elif t == "preview" and job.preview_dir:
         _write_preview(job, int(ev.get("done") or 0), image_to_rgb(ev["image"])[0])

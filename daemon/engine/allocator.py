@@ -1,12 +1,11 @@
-"""A tiled level's memory goes back to the system after every tile (issue 11: a budget that holds).
+"""A tiled level's memory goes back to the system after every tile (so that a memory budget holds).
 
 glibc's malloc keeps freed blocks below its mmap threshold in its heap, and raises that threshold
 (up to 32 MiB) each time a larger mapped block is freed (mallopt(3), M_MMAP_THRESHOLD). A tiled level
 frees a window's activations after every tile, and the windows at the image's borders have other
 shapes, so the heap kept what earlier shapes left and the process grew past the plan's count
 (measured, one forward + backward per window on the CPU: 100-135 MiB kept after each new window
-shape; 4 % over the budget in the 512-px daemon test, 27 % at 4096², BENCHMARKS.md "Since then:
-tiles return their memory").
+shape: 4 % over the budget in the 512-px daemon test, 27 % at 4096²).
 
 While a tiled job runs on the CPU, blocks of ``TILED_THRESHOLD`` and more are mapped and unmapped
 directly: each tile starts from the same resident size (measured: 1.9-2.2 kB per window pixel at its

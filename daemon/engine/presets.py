@@ -12,7 +12,7 @@ a preview at 256 px comes back in about 10 s on a 2-core CPU; *standard* is the 
 Above the working size the pyramid goes on in finishing levels (``finishing``, ``plan``) with
 ``finish_steps`` at the first and half as many at each further doubling: enough for the finishing
 objective to bring the painting's fine statistics to the full-size output about as close as a plain
-full-objective run at that size (BENCHMARKS.md, "Full size").
+full-objective run at that size (BENCHMARKS.md, "Full size: a layer at its own pixels").
 """
 from __future__ import annotations
 

@@ -143,7 +143,7 @@ def tiles(size: Tuple[int, int], core: int, halo: int) -> List[Tile]:
 # window's forward + backward (``activation_bytes_per_pixel``) and the image-sized work of the step
 # itself (the L-BFGS direction, the preview's copies: ``step_bytes_per_pixel``), which never overlap.
 COMPACT = torch.bfloat16        # storage of the compacted state: fp32's range (fp16 overflows features)
-CPU_UNTILED_ACTIVATION = 1500   # CPU, one tensor: saved activations through relu5_1 in fp32 (performance.md)
+CPU_UNTILED_ACTIVATION = 1500   # CPU, one tensor: saved activations through relu5_1 in fp32 (measured)
 CPU_WINDOW_ACTIVATION = 2400    # CPU, per window pixel, with each tile's memory returned (``allocator``): one
                                 # window's forward + backward peaked at 1.9-2.2 kB/px (288²-640², torch 2.13);
                                 # without ``allocator`` the heap kept ~100 MiB per new window shape besides
@@ -154,7 +154,7 @@ CPU_FORWARD_ACTIVATION = 850    # CPU, per window pixel, a forward without gradi
 
 def activation_bytes_per_pixel(options, device: torch.device, window: bool = True) -> float:
     """Peak bytes per INPUT pixel of one forward + backward through relu5_1 (saved activations
-    ~1.5 kB/px in fp32, 0.9 kB in bf16, observed peaks up to 2.4× that; performance.md)."""
+    ~1.5 kB/px in fp32, 0.9 kB in bf16, observed peaks up to 2.4× that)."""
     device = torch.device(device)
     if device.type == "cpu":
         return CPU_WINDOW_ACTIVATION if window else CPU_UNTILED_ACTIVATION

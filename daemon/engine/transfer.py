@@ -72,12 +72,24 @@ def optimise(ctx: Context, level: Level, x: torch.Tensor) -> torch.Tensor:
                          bounds=ctx.model.input_bounds(), metric=level.metric)
     layers = level.objective.layers
     last = {}
+    tiles = {"done": 0, "step": 1}
+
+    def between_tiles() -> bool:
+        """Polled before every tile: Stop within a tile's time, and progress that moves within a step."""
+        tiles["done"] += 1
+        if steps.callback is not None:
+            steps.callback(Progress(step=tiles["step"], total=level.steps, done=steps.done, job_total=steps.total,
+                                    image=lambda: level.preview(x.detach()), level=level.index,
+                                    levels=level.count, stage=level.stage, size=tuple(level.size),
+                                    tile=(tiles["done"], len(plan.forward) + len(plan.tiles))))
+        return steps.stop_requested()
 
     def closure():
         x.grad = None
         if plan is not None and plan.tiled:
+            tiles["done"] = 0
             total, c, s, _ = tiling.value_and_grad(ctx.features_of(layers), level.objective, x, plan,
-                                                   steps.stop_requested)
+                                                   between_tiles)
         else:
             total, c, s, _ = level.objective(ctx.features(x, layers))
             total.backward()
@@ -85,6 +97,7 @@ def optimise(ctx: Context, level: Level, x: torch.Tensor) -> torch.Tensor:
         return total
 
     for step in range(1, level.steps + 1):
+        tiles["step"] = step
         if steps.stop_requested():
             break
         try:
@@ -256,8 +269,9 @@ def stylize(model: Model, content: np.ndarray, styles: Sequence[np.ndarray], opt
                 report["mix"] = _mix_into_styles(ctx, plan.mix)
         report["start"] = _start_kind(ctx, init_image)
         x, objective = _run_levels(ctx, plan, init_image, report["levels"])
-        with _tiles_return_memory(ctx, plan.transfer_levels[-1]):
-            report["losses"] = _final_losses(ctx, x, objective)
+        if not ctx.steps.cancelled:   # stopped: the image now, not one more pass over a large one
+            with _tiles_return_memory(ctx, plan.transfer_levels[-1]):
+                report["losses"] = _final_losses(ctx, x, objective)
         x_rgb = resize(model.from_input(x.detach()), final_size)  # cancelled at a coarse level: still full size
         image = to_uint8(_finish(ctx, x_rgb, final_size, _coverage(ctx, final_size)))
     except torch.cuda.OutOfMemoryError as e:  # type: ignore[attr-defined]

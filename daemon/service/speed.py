@@ -17,7 +17,8 @@ a, r and s_d come from the warm-up: one forward + backward timed at two sizes, a
 cut at each depth a plan uses. Steps cost more than the bare network (the optimiser's image-sized
 work, the Gram losses): ``STEP_FACTOR`` covers that before any job ran. Every finished job then
 scales r by how far its real step times were from the price (a moving average of the ratio, in log
-space, each job's ratio clamped to [1/2, 2]), and k from its tiled levels. A level under
+space, each job's ratio clamped to [1/2, 2]), each shallower depth's share s_d from its untiled
+levels of that depth, and k from its tiled levels. A level under
 ``LEARN_MIN_MP`` megapixels teaches nothing: its time is mostly overhead, and one 16-px job must not
 move the price of a 512-px one. The same price, level by level, gives the progress's time left.
 """
@@ -29,11 +30,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-TILED_FACTOR = 1.5       # k before any tiled job ran: the goal is ≤ 2× on a CPU, ≤ 1.6× on a GPU
+TILED_FACTOR = 2.0       # k before any tiled job ran (measured 1.8-2.0× on a CPU; a GPU job learns its own)
 ALPHA = 0.3              # weight of the newest job in the moving average (the warm-up counts as one job)
-LEARN_MIN_MP = 0.06      # levels smaller than this (about 256×256) teach nothing
+LEARN_MIN_MP = 0.04      # levels smaller than this (200×200) teach nothing
 FORWARD_SHARE = 0.35     # a forward without gradient, as a share of a step's network cost
-STEP_FACTOR = 1.2        # a real step against the bare forward + backward the warm-up times
+STEP_FACTOR = 1.1        # a real step against the bare forward + backward the warm-up times (the
+                         # optimiser's image-sized work, the losses): 1.07 at 512 px, 1.19 at 1024 px
 DEPTHS = ("relu2_1", "relu3_1", "relu4_1", "relu5_1")   # the cuts the warm-up times (relu4_2 ~ relu5_1)
 
 
@@ -156,7 +158,9 @@ class Speed:
 
     def learn(self, device: str, report: dict, plan) -> None:
         """Update ``device``'s rate from a finished job's report (its "mix" and "levels": steps run and
-        seconds) against ``plan``'s price. Cancelled jobs are not used, nor levels under LEARN_MIN_MP."""
+        seconds) against ``plan``'s price, per kind of level: the full network's untiled levels teach r,
+        each shallower depth its share s_d, tiled levels k. Cancelled jobs are not used, nor levels
+        under LEARN_MIN_MP."""
         if report.get("cancelled") or not report.get("steps_done"):
             return
         ran = [l for l in [report.get("mix"), *report.get("levels", [])] if isinstance(l, dict)]
@@ -164,30 +168,41 @@ class Speed:
             r = self._rates.get(_key(device))
             if r is None or len(ran) != len(plan.levels):
                 return
-            for tiled in (False, True):
-                actual = priced = 0.0
-                for l, lp, (_fixed, per_step) in zip(ran, plan.levels, price(r, plan)):
-                    try:
-                        steps = int(l["steps"])
-                        secs = float(l["seconds"]) - float(l.get("targets_seconds") or 0.0)
-                    except (KeyError, TypeError, ValueError):
-                        continue
-                    if lp.tiles.tiled != tiled or lp.pixels / 1e6 < LEARN_MIN_MP or steps <= 0 or secs <= 0:
-                        continue
-                    actual += secs - r.s_per_step * steps
-                    priced += (per_step - r.s_per_step) * steps
-                if actual <= 0 or priced <= 0:
+            groups: Dict[Tuple[bool, str], List[float]] = {}   # (tiled, depth) -> [actual, priced]
+            for l, lp, (_fixed, per_step) in zip(ran, plan.levels, price(r, plan)):
+                try:
+                    steps = int(l["steps"])
+                    secs = float(l["seconds"]) - float(l.get("targets_seconds") or 0.0)
+                except (KeyError, TypeError, ValueError):
                     continue
-                ratio = min(2.0, max(0.5, actual / priced))
-                if not tiled:
-                    alpha = max(ALPHA, 1.0 / (r.samples + 1))
-                    r.s_per_step_per_mp *= math.exp(alpha * math.log(ratio))
-                    r.samples += 1
-                    r.source = "jobs"
-                else:
-                    k = r.tiled_factor * ratio
+                if lp.pixels / 1e6 < LEARN_MIN_MP or steps <= 0 or secs <= 0:
+                    continue
+                g = groups.setdefault((lp.tiles.tiled, depth_of(lp.depth)), [0.0, 0.0])
+                g[0] += secs - r.s_per_step * steps
+                g[1] += (per_step - r.s_per_step) * steps
+            untiled_full = groups.pop((False, "relu5_1"), None)
+            if untiled_full and untiled_full[0] > 0 and untiled_full[1] > 0:
+                alpha = max(ALPHA, 1.0 / (r.samples + 1))
+                r.s_per_step_per_mp *= _step(untiled_full, alpha)
+                r.samples += 1
+                r.source = "jobs"
+            for (tiled, depth), g in groups.items():
+                if g[0] <= 0 or g[1] <= 0:
+                    continue
+                if tiled:
+                    k = r.tiled_factor * _step(g, 1.0)
                     r.tiled_factor = _average(r.tiled_factor, k, r.tiled_samples) if r.tiled_samples else k
                     r.tiled_samples += 1
+                else:
+                    r.depth_share[depth] = min(1.0, r.share(depth) * _step(g, max(ALPHA, 0.5)))
+                    r.source = "jobs"
+
+
+def _step(group: List[float], alpha: float) -> float:
+    """The factor that moves a price toward what a group of levels took: (actual / priced)^alpha,
+    the ratio clamped to [1/2, 2] (one odd job moves a price at most that far)."""
+    ratio = min(2.0, max(0.5, group[0] / group[1]))
+    return math.exp(alpha * math.log(ratio))
 
 
 def duration(seconds: float) -> str:

@@ -118,14 +118,15 @@ class Worker:
     def measure_speed(self, model, warm_up) -> None:
         """The device's first step rate: one warm forward + backward timed at two sizes, and at the larger
         one cut at each depth a plan uses (``speed.probe``). The sizes are large enough for the per-pixel
-        cost to show over the overhead (a 64-px probe gave rates off by 5-20x)."""
-        cpu = self.device.type == "cpu"   # a CPU pays seconds per try: one try each there
-        sizes = [(128, 128), (256, 256)] if cpu else [(256, 256), (512, 512)]
+        cost to show over the overhead (a 64-px probe gave rates off by 5-20x), and the depth shares are
+        taken at the larger one, since the shallow layers' share grows with the size (memory-bound)."""
+        cpu = self.device.type == "cpu"
+        sizes = [(128, 128), (384, 384)] if cpu else [(256, 256), (512, 512)]
 
         def run(size, depth="relu5_1"):
             warm_up(model, sizes=[size], layers=tuple(l for l in ("relu1_1", "relu2_1", "relu3_1", "relu4_1",
                                                                    "relu4_2", "relu5_1") if l <= depth))
-        rate = probe(run, sizes, repeats=1 if cpu else 2, depths=DEPTHS)
+        rate = probe(run, sizes, repeats=2, depths=DEPTHS)   # the first try at a size pays for its set-up
         self.speed.set(str(self.device), rate)
         log.info("speed on %s: %.3g s per step per megapixel + %.3g s per step (warm-up)", self.device,
                  rate.s_per_step_per_mp, rate.s_per_step)
@@ -332,7 +333,8 @@ class Worker:
             """The plan's price of what is left, scaled by how this job has run against its price so far."""
             if rate is None or whole is None:
                 return (time.monotonic() - start) / p.done * (p.job_total - p.done) if p.done else None
-            left = seconds_left(rate, job_plan, p.level, p.step, p.stage == "mix")
+            step = p.step - 1 + p.tile[0] / p.tile[1] if p.tile is not None else p.step   # a step under way
+            left = seconds_left(rate, job_plan, p.level, step, p.stage == "mix")
             spent = whole - left
             ratio = (time.monotonic() - start) / spent if spent > 0 and p.done >= 2 else 1.0
             return max(0.0, left * ratio)
@@ -340,14 +342,21 @@ class Worker:
         def callback(p) -> None:
             if job.dropped:
                 return
-            job.done_steps, job.total_steps = p.done, p.job_total
             now = time.monotonic()
+            if p.tile is not None:   # between the tiles of a step under way: progress every few seconds
+                if now - state["progress"] >= cfg.progress_every:
+                    state["progress"] = now
+                    self.emit(job, "progress", {
+                        "step": p.step, "total": p.total, "level": p.level, "levels": p.levels, "done": p.done,
+                        "job_total": p.job_total, "stage": p.stage, "size": list(p.size),
+                        "tile": p.tile[0], "tiles": p.tile[1], "eta_s": eta(p)})
+                return
+            job.done_steps, job.total_steps = p.done, p.job_total
             if now - state["progress"] >= cfg.progress_every or p.step == p.total or p.done <= 1:
                 state["progress"] = now
-                left = eta(p)
                 self.emit(job, "progress", {
                     "step": p.step, "total": p.total, "level": p.level, "levels": p.levels, "done": p.done,
-                    "job_total": p.job_total, "stage": p.stage, "size": list(p.size), "eta_s": left,
+                    "job_total": p.job_total, "stage": p.stage, "size": list(p.size), "eta_s": eta(p),
                     "losses": {k: v for k, v in (p.losses or {}).items()
                                if isinstance(v, (int, float)) and v == v and abs(v) != float("inf")}})
             if want_preview and now - state["preview"] >= every and p.done < p.job_total:

@@ -172,6 +172,27 @@ def detail_quality(detail, quality, info):
     return quality
 
 
+def detail_text(detail, info, box):
+    """The estimate line for the Detail choice (``info``: the daemon's estimate; for Auto its
+    ``fit_quality`` and ``fit_seconds`` at the area's own size). Names the size actually computed."""
+    w, h = box
+    if info is None:
+        return estimate_text(None, w, h)
+    device = info.get("device", "?")
+    if detail == "auto":
+        quality = info.get("fit_quality")
+        seconds = info.get("fit_seconds") if info.get("fit_seconds") is not None else info["seconds"]
+        took = format_duration(seconds, coarse=True)
+        what = ", %s quality" % quality if quality else ""
+        if seconds > AUTO_TARGET_S * 1.5:
+            return "Auto: %d×%d px (full size)%s takes about %s on %s." % (w, h, what, took, device)
+        return "Auto: %d×%d px (full size)%s, about %s on %s." % (w, h, what, took, device)
+    if detail == "full":
+        return "Full size, %d×%d px: about %s on %s." % (
+            w, h, format_duration(info["seconds"], coarse=True), device)
+    return estimate_text(info, w, h)
+
+
 def estimate_text(info, width, height):
     """The dialog's line: "About 3 h 10 min at 1920×1280 on cpu (the daemon's measured speed)"."""
     if info is None:
@@ -246,6 +267,8 @@ def progress_text(ev, note=""):
         parts.append("level %d/%d" % (ev.get("level", 0) + 1, ev["levels"]))
     if ev.get("total"):
         parts.append("step %d/%d" % (ev.get("step", 0), ev["total"]))
+    if ev.get("tiles"):     # a large step, between its tiles
+        parts.append("tile %d/%d" % (ev.get("tile", 0), ev["tiles"]))
     return "Neural style: " + ", ".join(parts) + format_eta(ev.get("eta_s"))
 
 

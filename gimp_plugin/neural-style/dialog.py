@@ -85,7 +85,7 @@ def fill(dialog, config, box=None, estimate=None, live=None):
 
 def continue_choice(dialog, can_continue):
     """"Continue from this layer" first among the basics when the dialog was opened on a result
-    layer (issue 13), hidden otherwise."""
+    layer, hidden otherwise."""
     try:
         widget = dialog.get_widget("continue", GObject_none())
         widget.set_no_show_all(not can_continue)
@@ -177,33 +177,12 @@ def estimate_line(dialog, config, note, box, estimate, Gtk):
         info = estimate(options)
         if info is None:
             known["daemon"] = False     # no daemon: do not wait for one at every change
-        note.set_text(detail_text(detail, info, box))
+        note.set_text(daemon_link.detail_text(detail, info, box))
     update()
     return [config.connect("notify::" + n, update) for n in ("detail", "size", "quality", "steps")]
 
 
-def detail_text(detail, info, box):
-    """The estimate line for the Detail choice (``info``: the daemon's estimate; for Auto its
-    ``fit_quality`` and ``fit_seconds`` at the area's own size). Names the size actually computed."""
-    w, h = box
-    if info is None:
-        return daemon_link.estimate_text(None, w, h)
-    device = info.get("device", "?")
-    if detail == "auto":
-        quality = info.get("fit_quality")
-        seconds = info.get("fit_seconds") if info.get("fit_seconds") is not None else info["seconds"]
-        took = daemon_link.format_duration(seconds, coarse=True)
-        what = ", %s quality" % quality if quality else ""
-        if seconds > daemon_link.AUTO_TARGET_S * 1.5:
-            return "Auto: %d×%d px (full size)%s takes about %s on %s." % (w, h, what, took, device)
-        return "Auto: %d×%d px (full size)%s, about %s on %s." % (w, h, what, took, device)
-    if detail == "full":
-        return "Full size, %d×%d px: about %s on %s." % (
-            w, h, daemon_link.format_duration(info["seconds"], coarse=True), device)
-    return daemon_link.estimate_text(info, w, h)
-
-
-# ---- the live preview pane (issue 13) -----------------------------------------------------------
+# ---- the live preview pane -----------------------------------------------------------------
 
 PANE = 256          # the pane's long edge at least (a small area is shown scaled up), at most LONG_EDGE
 DRAIN_MS = 50       # how often the pane takes the preview worker's events (on GTK's thread)

@@ -2,7 +2,7 @@
 
 Everything is read and written in one wire format, "R'G'B'A u8" (perceptual sRGB, what networks
 trained on ordinary images expect), masks as "Y u8"; babl converts from and to any layer type and
-precision (docs: shared/reference/gimp3.md, "Pixels"). Buffers are in layer-local coordinates.
+precision (docs/gimp.md, for developers). Buffers are in layer-local coordinates.
 GEGL is imported on first use, never when GIMP queries the plug-in at start-up.
 """
 import json

@@ -1,5 +1,5 @@
 """The dialog's live preview: the area being styled, re-rendered by the daemon whenever a setting
-changes (issue 13), with no GIMP and no GTK here.
+changes, with no GIMP and no GTK here.
 
 A worker thread owns its own daemon connection (a ``DaemonClient`` is used from one thread only).
 The dialog calls ``request(submission)`` on every change of a setting; the newest request wins:
@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import replace
 
-LONG_EDGE = 384            # the preview's long edge at most (issue 13)
+LONG_EDGE = 384            # the preview's long edge at most
 DEBOUNCE_S = 0.3
 RETRY_S = 2.0
 # The preview's own schedule: the daemon's preview preset for a first render of some content

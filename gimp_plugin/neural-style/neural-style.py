@@ -308,7 +308,8 @@ class NeuralStyle(Gimp.PlugIn):
         p.add_int_argument("size", "Si_ze (long edge in px, 0 = full)",
                            "Long edge of the computed image in pixels: 0 = the own size of what is "
                            "computed (the selection plus a margin, or the layer), full resolution; a "
-                           "smaller size is much faster and the result is scaled up", 0, 8192, 0, flags)
+                           "smaller size is faster and its result is scaled up (blurred at 100 %)",
+                           0, 8192, 0, flags)
         p.add_double_argument("style-weight", "Style strengt_h (1 = normal)",
                               "How strongly the style is imposed relative to the layer's content",
                               0.0, 1000.0, 1.0, flags)
@@ -317,7 +318,8 @@ class NeuralStyle(Gimp.PlugIn):
         p.add_boolean_argument("mask-to-selection", "_Mask the result to the selection",
                                "Give the new layer a mask from the selection (feathering kept)",
                                True, flags)
-        p.add_int_argument("steps", "Steps (0 = fr_om quality)", "Optimisation steps at the final size "
+        p.add_int_argument("steps", "Steps (0 = fr_om quality)", "Optimisation steps at the working size "
+                           "(about 512 px; finishing levels above it keep the preset's) "
                            "(0 = what the quality preset says)", 0, 5000, 0, flags)
         # the dialog's own choices, outside the PDB signature (after every argument)
         style_from = keep(Gimp.Choice.new())

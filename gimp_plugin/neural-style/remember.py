@@ -1,4 +1,4 @@
-"""Results that remember (issue 13): the settings record a result layer carries, and restoring it.
+"""Results that remember: the settings record a result layer carries, and restoring it.
 
 Every result layer carries a persistent parasite (``gimp_io.SETTINGS_PARASITE``) holding
 ``settings_record``: the styles (a file's path, or a layer's name and image), every argument and
