@@ -22,6 +22,7 @@ TRANSPORTS = ["pyzmq", "zmtp"]
 # A client that submits one long job and waits for it; prints "running" once the job runs and
 # "error CODE: MESSAGE" (exit 1) on a DaemonError.
 CLIENT = r"""
+import sys
 import numpy as np
 from shared.client import DaemonClient, DaemonError, ImageData
 from tests.images import example

@@ -403,27 +403,27 @@ def test_the_memory_plan_tiles_then_lowers_the_size_on_a_gpu_then_moves_to_the_c
     then too_large, naming the largest size that fits."""
     import torch
     from daemon.engine import TransferOptions
-    from daemon.service.memory import TooLarge, estimate_bytes, plan
+    from daemon.service.memory import TooLarge, estimate_bytes, place
     gpu, cpu = torch.device("cuda"), torch.device("cpu")
     opts = TransferOptions(size=1000)
     need_gpu, need_cpu = estimate_bytes(1000, 1000, opts, gpu), estimate_bytes(1000, 1000, opts, cpu)
 
     def free(gpu_bytes, cpu_bytes):
         return lambda d: gpu_bytes if d.type == "cuda" else cpu_bytes
-    assert plan(1000, 1000, opts, gpu, free=free(need_gpu, 0)).size == 1000
-    p = plan(1000, 1000, opts, gpu, free=free(need_gpu // 2, 0))        # tiles, at the asked size
+    assert place(1000, 1000, opts, gpu, free=free(need_gpu, 0)).size == 1000
+    p = place(1000, 1000, opts, gpu, free=free(need_gpu // 2, 0))        # tiles, at the asked size
     assert p.device == gpu and p.size == 1000 and "tiles of" in p.message
     big = TransferOptions(size=1000, lbfgs_history=1000)                  # image-sized state leaves no room
     need_big = estimate_bytes(1000, 1000, big, gpu)                      # for tiles: the size is lowered
-    p = plan(1000, 1000, big, gpu, free=free(int(need_big * 0.3), 0))   # under even the bf16 history
+    p = place(1000, 1000, big, gpu, free=free(int(need_big * 0.3), 0))   # under even the bf16 history
     assert p.device == gpu and 500 <= p.size < 1000 and "scaling the result up" in p.message
-    p = plan(1000, 1000, opts, gpu, free=free(100 << 20, need_cpu))      # no room on the GPU at all
+    p = place(1000, 1000, opts, gpu, free=free(100 << 20, need_cpu))      # no room on the GPU at all
     assert p.device == cpu and p.size == 1000
     with pytest.raises(TooLarge) as e:          # the CPU fallback is checked against the CPU's free memory
-        plan(1000, 1000, opts, gpu, free=free(100 << 20, 300 << 20))
+        place(1000, 1000, opts, gpu, free=free(100 << 20, 300 << 20))
     assert e.value.code == "too_large" and "the largest size that fits is" in str(e.value)
     with pytest.raises(TooLarge):               # and the budget caps the CPU too
-        plan(1000, 1000, opts, cpu, budget=300 << 20, free=free(0, 10 * need_cpu))
+        place(1000, 1000, opts, cpu, budget=300 << 20, free=free(0, 10 * need_cpu))
 
 
 def test_the_queue_gives_each_client_at_most_half_of_the_waiting_places_and_bytes():
@@ -519,13 +519,13 @@ def test_a_job_over_the_budget_runs_in_exact_tiles_at_its_own_size(tmp_path):
     (said in the progress text and the report), not at a lower size, and stays within the budget."""
     import torch
     from daemon.engine import TransferOptions
-    from daemon.service.memory import TooLarge, plan
+    from daemon.service.memory import TooLarge, place
     h, w = CONTENT.shape[:2]
     opts = TransferOptions(size=512, steps=1, levels=1)
     plenty = lambda d: 64 << 30   # noqa: E731 - the budget alone decides
     def tiled_at(mb):
         try:
-            return "tiles of" in (plan(h, w, opts, torch.device("cpu"), mb << 20, plenty).message or "")
+            return "tiles of" in (place(h, w, opts, torch.device("cpu"), mb << 20, plenty).message or "")
         except TooLarge:
             return False
     budget_mb = next(mb for mb in range(200, 1200, 10) if tiled_at(mb))

@@ -182,7 +182,7 @@ def test_stop_during_a_tiled_finishing_level_keeps_the_full_size_image(model, im
     seen, polls = [], []   # progress (after each step), and the polls after the finishing level's first step
 
     def stop():
-        if seen and seen[-1].level == seen[-1].levels - 1:
+        if any(p.tile is None and p.level == p.levels - 1 for p in seen):   # a finishing step is done
             polls.append(1)
         return len(polls) > 2        # in the middle of the step's tiles
     opts = TransferOptions(size=80, steps=2, working_size=40, finish_steps=5, fast=False, tile=TILE)
