@@ -12,11 +12,11 @@ finishing level at size n starts from the level below upsampled, x₀ = up(x_{n�
 the ordinary (guided) Gram loss on the fine layers only, with targets from the style image at the
 level's pixels × style scale, never above its own pixels (``scale.style_size``). The structure is
 kept by the start and by the layers: a few steps of losses whose receptive fields span a few dozen
-pixels add brushwork, they do not move houses. Measured (BENCHMARKS.md, "Finishing levels: what they optimise"): a
-content term holding the level below's relu3_1 features (α_f = α) left the fine statistics further
-from the painting's and cost 10 % more time; L-BFGS's pyramid metric, which favours large-scale moves,
-did the same, so a finishing level runs plain L-BFGS (``FINISH_METRIC``); stopping at relu2_1 was
-cheaper but left the texture flat.
+pixels add brushwork, they do not move houses. Measured (BENCHMARKS.md, "Finishing levels: what
+they optimise"): a content term holding the level below's relu3_1 features (α_f = α) left the fine
+statistics further from the painting's and cost 10 % more time; L-BFGS's pyramid metric, which
+favours large-scale moves, did the same, so a finishing level runs plain L-BFGS (``FINISH_METRIC``);
+stopping at relu2_1 was cheaper but left the texture flat.
 
 The network then runs only to ``FINISH_CUT``, whose step costs about two thirds of a full one at
 1024 px on a CPU, and whose small halo makes tiles cheap: that is what lets a 12-megapixel layer

@@ -34,8 +34,6 @@ from .options import TransferOptions
 from .scale import fit_long_edge, mix_cut_layer, pyramid_sizes, style_size
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS
 
-ALL_LAYERS = CONTENT_LAYERS + STYLE_LAYERS
-
 Size = Tuple[int, int]
 
 
@@ -115,10 +113,8 @@ def working_edge(size: int, working_size: int) -> int:
 def level_sizes(h: int, w: int, options: TransferOptions) -> Tuple[List[Size], int]:
     """The transfer levels' sizes, coarsest first, and how many of them are finishing levels."""
     final = fit_long_edge(h, w, options.size)
-    finishing = finishing_count(max(final), options.working_size)
-    working_edge = max(1, round(options.size / 2 ** finishing))
-    sizes = pyramid_sizes(h, w, working_edge, options.levels) if finishing else \
-        pyramid_sizes(h, w, options.size, options.levels)
+    finishing = finishing_count(options.size, options.working_size)
+    sizes = pyramid_sizes(h, w, working_edge(options.size, options.working_size), options.levels)
     for k in reversed(range(finishing)):
         sizes.append(final if k == 0 else (max(1, round(final[0] / 2 ** k)), max(1, round(final[1] / 2 ** k))))
     return sizes, finishing
@@ -127,7 +123,8 @@ def level_sizes(h: int, w: int, options: TransferOptions) -> Tuple[List[Size], i
 def plan_job(content_hw: Size, options: TransferOptions, style_hws: Sequence[Size], device,
              memory_budget: Optional[int] = None, regions: int = 0, warm: bool = False) -> JobPlan:
     """The plan of a job on an h×w content (module docstring). ``style_hws``: the style images'
-    sizes (h, w), as given; ``warm``: the job starts from a kept result (no coarse levels). A budget too small for the final level even in tiles is a BadInput, before any work."""
+    sizes (h, w), as given; ``warm``: the job starts from a kept result (no coarse levels). A budget
+    too small for a level even in tiles is a BadInput, before any work."""
     h, w = content_hw
     device = torch.device(device)
     o = options
