@@ -976,12 +976,12 @@ def main_depths(args) -> int:
 
     from .engine import ModelSpec, load_model, warm_up
     from .engine.finishing import FINISH_CUT
+    from .engine.plan import layers_to
 
     model = load_model(ModelSpec(device=args.device, pooling=args.pooling))
     print(f"command: {' '.join(['python -m daemon'] + sys.argv[1:])}\n{machine_line(machine(model.device))}\n"
           f"torch {torch.__version__}  threads {torch.get_num_threads()}", flush=True)
-    depths = {"relu5_1": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"),
-              FINISH_CUT: tuple(l for l in ("relu1_1", "relu2_1", "relu3_1", "relu4_1") if l <= FINISH_CUT)}
+    depths = {d: layers_to(d) for d in ("relu5_1", FINISH_CUT)}
     rows = []
     for text in (args.sizes or "512x384,1024x768").split(","):
         w, h = (int(v) for v in (text.lower().split("x") if "x" in text.lower() else (text, text)))

@@ -47,7 +47,7 @@ class LevelPlan:
     role: str                          # "mix", "coarse", "working" (the top full-objective level), "finishing"
     layers: Tuple[str, ...]
     style_sizes: Tuple[Size, ...]
-    tiles: tiling.TilePlan = field(compare=False, repr=False, default=None)   # type: ignore[assignment]
+    tiles: tiling.TilePlan = field(compare=False, repr=False)
 
     @property
     def pixels(self) -> int:
@@ -166,6 +166,12 @@ def finish_steps(first: int, k: int) -> int:
     step, and has less left to add: the finer its pixels, the more of its structure the level below
     already fixed (the authors' recipes halve too: 500, 200, 100, 50 steps up to 3620 px)."""
     return 0 if first == 0 else max(1, round(first / 2 ** (k - 1)))
+
+
+def layers_to(depth: str) -> Tuple[str, ...]:
+    """Every loss layer up to ``depth``, in the network's order: what a level cut there reads (the
+    warm-up and the bench time the network this way)."""
+    return tuple(sorted(l for l in CONTENT_LAYERS + STYLE_LAYERS if l <= depth))
 
 
 def _full_layers(options: TransferOptions) -> Tuple[str, ...]:

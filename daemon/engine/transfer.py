@@ -30,8 +30,7 @@ from .job import Context, Steps
 from .losses import Objective, gram
 from .optim import make_optimizer
 from .options import Progress, Region, TransferOptions, TransferResult
-from . import finishing
-from .finishing import finishing_objective
+from .finishing import FINISH_METRIC, finishing_objective
 from .plan import JobPlan, LevelPlan, plan_job
 from .scale import fit_long_edge, mix_cut_layer, style_size
 from .spatial import GramTerm
@@ -199,7 +198,7 @@ def _run_levels(ctx: Context, plan: JobPlan, init_image: Optional[np.ndarray],
             t1 = time.perf_counter()   # the targets are made: the rest is the steps
             x.requires_grad_(True)
             level = Level(lp.size, lp.steps, objective, _preview(ctx, lp.size), index, len(levels),
-                          plan=lp.tiles, metric=lp.role != "finishing" or finishing.FINISH_METRIC)
+                          plan=lp.tiles, metric=lp.role != "finishing" or FINISH_METRIC)
             done = ctx.steps.done
             x = optimise(ctx, level, x)
         t2, done = time.perf_counter(), ctx.steps.done - done

@@ -36,7 +36,7 @@ from shared.protocol import PROTOCOL_VERSION, ImageData
 from .. import __version__
 from .. import engine
 from ..engine import EngineError, ModelSpec, OutOfMemory, TargetCache, load_model, resolve_device, stylize
-from ..engine.plan import JobPlan, plan_job
+from ..engine.plan import JobPlan, layers_to, plan_job
 from ..engine.scale import fit_long_edge
 from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
 from .jobs import Job, JobQueue, job_message
@@ -124,8 +124,7 @@ class Worker:
         sizes = [(128, 128), (384, 384)] if cpu else [(256, 256), (512, 512)]
 
         def run(size, depth="relu5_1"):
-            warm_up(model, sizes=[size], layers=tuple(l for l in ("relu1_1", "relu2_1", "relu3_1", "relu4_1",
-                                                                   "relu4_2", "relu5_1") if l <= depth))
+            warm_up(model, sizes=[size], layers=layers_to(depth))
         rate = probe(run, sizes, repeats=2, depths=DEPTHS)   # the first try at a size pays for its set-up
         self.speed.set(str(self.device), rate)
         log.info("speed on %s: %.3g s per step per megapixel + %.3g s per step (warm-up)", self.device,
