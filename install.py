@@ -516,7 +516,7 @@ def do_check(args) -> int:
         return 1
     try:
         t0 = time.monotonic()
-        C.ensure_daemon(args.endpoint, str(py), timeout=180.0)
+        C.ensure_daemon(args.endpoint, str(py), timeout=180.0, install=str(ROOT))
         c = C.DaemonClient(endpoint=args.endpoint, timeout=30.0)
         try:
             info = c.hello()

@@ -192,8 +192,8 @@ def time_preset(model, content, style, preset: str, size: int) -> Dict:
     t = time.perf_counter()
     res = stylize(model, content, [style], opts)
     _sync(model.device)
-    return {"seconds": time.perf_counter() - t, "steps": res.report["steps_done"],
-            "levels": [lv["size"] for lv in res.report["levels"]]}
+    return {"seconds": time.perf_counter() - t, "steps": res.report.steps_done,
+            "levels": [lv["size"] for lv in res.report.levels]}
 
 
 def time_presets_through_daemon(args, sizes: List[int], presets: List[str]) -> Dict:
@@ -589,10 +589,10 @@ def ours_to_quality(model, content, style, options, target: float, stop_when_rea
     seconds = clock.pause()
     final = objective(model, res.image, content, [style], score_options)
     if not reached and final <= target:
-        reached.update(seconds=seconds, step=res.report["steps_done"])
+        reached.update(seconds=seconds, step=res.report.steps_done)
     best = min([final] + [s[2] for s in scores])
-    return {"seconds": seconds, "steps": res.report["steps_done"],
-            "levels": [[lv["size"], lv["steps"]] for lv in res.report["levels"]],
+    return {"seconds": seconds, "steps": res.report.steps_done,
+            "levels": [[lv["size"], lv["steps"]] for lv in res.report.levels],
             "objective": final, "objective_ratio": final / target, "best_objective_ratio": best / target,
             "reached_seconds": reached.get("seconds"), "reached_step": reached.get("step"),
             "steal": steal.share(), "scores": scores}
@@ -714,11 +714,10 @@ def _print_quality_summary(out: Dict) -> None:
 
 # ---- warm re-runs -------------------------------------------------------------------------
 # An artist changes one setting and runs again. Cold: the whole job from the photo. Warm: ``init:
-# "last"``, the daemon's last result for this photo (made with the previous settings), with a quarter
-# of the cold job's steps (the daemon runs the final level only). "Pyramid": the same start sent as
-# an explicit init image with the preset's levels, a quarter of each level's steps (the alternative
-# the service did not choose). All through one real daemon, scored off the clock by the same fp32
-# objective (the new settings) at the same size.
+# "last"``, the daemon's last result for this photo (made with the previous settings), planned as a
+# warm start (``plan.plan_job``: no coarse levels, ``plan.warm_steps`` at the working level, or
+# ``--warm-steps``). Both through one real daemon, scored off the clock by the same fp32 objective
+# (the new settings) at the same size.
 
 WARM_CHANGES = {   # name -> (the previous settings, the changed ones); regions as (left, right) fractions
     "weight": ({}, {"style_weight": 3.0}),
@@ -740,9 +739,7 @@ def main_warm(args) -> int:
 
     from . import __version__
     from .engine import ModelSpec, Region, TransferOptions, load_model, objective
-    from .engine.plan import plan_job
-    from .service.convert import image_to_rgb, rgb_to_image, submit_fields
-    from .service.results import Kept, warm_start
+    from .service.convert import image_to_rgb, submit_fields
 
     changes = [c.strip() for c in args.warm_changes.split(",") if c.strip()]
     unknown = [c for c in changes if c not in WARM_CHANGES]
@@ -782,8 +779,6 @@ def main_warm(args) -> int:
             content, style = _images(size)
             h, w = content.shape[:2]
             preset = schedule_options(schedule, size)
-            coarse = preset.steps if preset.coarse_steps is None else preset.coarse_steps
-            total = plan_job((h, w), preset, [style.shape[:2]], dev).total_steps
             for name in changes:
                 before, after = WARM_CHANGES[name]
 
@@ -802,25 +797,18 @@ def main_warm(args) -> int:
                     return res
 
                 base = run(content, style, old, old_regions)
-                kept = Kept(image=base["image"], options=old.to_dict())
-                warm_steps = total // 4 if args.warm_steps is None else args.warm_steps
-                warm = score(run(content, style, dataclasses.replace(new, steps=warm_steps), new_regions, init="last"))
-                pyramid_start = rgb_to_image(warm_start(kept, content, (h, w), new_regions, new.color))
-                pyramid = score(run(content, style, dataclasses.replace(
-                    new, steps=preset.steps // 4, coarse_steps=coarse // 4),
-                    new_regions, init=pyramid_start))
+                warm = score(run(content, style, dataclasses.replace(new, warm_steps=args.warm_steps), new_regions,
+                                 init="last"))
                 cold = score(run(content, style, new, new_regions))
                 if warm["init"] != "last":
                     raise RuntimeError(f"the warm run did not start from the last result: {warm['init']}")
                 row = {"size": [h, w], "change": name, "before": before, "after": after, "cold": cold,
-                       "warm": warm, "pyramid": pyramid, "base_seconds": base["seconds"]}
-                for k in ("warm", "pyramid"):
-                    row[k]["ratio"] = row[k]["objective"] / cold["objective"]
-                    row[k]["time_ratio"] = row[k]["seconds"] / cold["seconds"]
+                       "warm": warm, "base_seconds": base["seconds"]}
+                warm["ratio"] = warm["objective"] / cold["objective"]
+                warm["time_ratio"] = warm["seconds"] / cold["seconds"]
                 print(f"{w}x{h} {name}: cold {cold['steps']} steps {cold['seconds']:.1f} s objective "
                       f"{cold['objective']:.4g}; warm {warm['steps']} steps {warm['seconds']:.1f} s "
-                      f"{warm['objective']:.4g} ({warm['ratio']:.3f}× cold); pyramid from the last result "
-                      f"{pyramid['steps']} steps {pyramid['seconds']:.1f} s ({pyramid['ratio']:.3f}× cold)", flush=True)
+                      f"{warm['objective']:.4g} ({warm['ratio']:.3f}× cold)", flush=True)
                 rows.append(row)
     out = {"mode": "warm", "command": command, "machine": m, "device": _device_name(dev), "torch": torch.__version__,
            "python": platform.python_version(), "version": __version__, "threads": torch.get_num_threads(),
@@ -833,16 +821,15 @@ def main_warm(args) -> int:
 
 def _print_warm_summary(out: Dict) -> None:
     print(f"\n{machine_line(out['machine'])}")
-    print(f"\n| size | change | cold ({out['schedule']}): steps, s, objective | warm, init last (final level): steps, s, "
-          f"objective | warm / cold objective | warm / cold time | pyramid from the last result: steps, s, "
-          f"objective / cold |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n| size | change | cold ({out['schedule']}): steps, s, objective | warm, init last: steps, s, "
+          f"objective | warm / cold objective | warm / cold time |")
+    print("|---|---|---|---|---|---|")
     for r in out["rows"]:
         h, w = r["size"]
-        c, wa, p = r["cold"], r["warm"], r["pyramid"]
+        c, wa = r["cold"], r["warm"]
         print(f"| {w}×{h} | {r['change']} | {c['steps']}, {c['seconds']:.1f}, {c['objective']:.4g} "
               f"| {wa['steps']}, {wa['seconds']:.1f}, {wa['objective']:.4g} | **{wa['ratio']:.3f}** "
-              f"| {wa['time_ratio']:.2f} | {p['steps']}, {p['seconds']:.1f}, {p['ratio']:.3f} |")
+              f"| {wa['time_ratio']:.2f} |")
     print(flush=True)
 
 
@@ -999,4 +986,89 @@ def main_depths(args) -> int:
         print(f"{w}x{h}: to relu5_1 {row['relu5_1']} s, to {FINISH_CUT} {row[FINISH_CUT]} s "
               f"(share {row['share']})", flush=True)
     _write_json(args.json, {"rows": rows})
+    return 0
+
+
+# ---- the paper's look -------------------------------------------------------------------------
+# Does a default run look like the papers' figures? For each content:style pair at --look-size (512,
+# the authors' size), three runs scored off the clock by the same fp32 content and style losses: the
+# default (the standard preset), the old default weight (alpha = 30, standard preset), and the
+# authors' own setting (alpha = 1, 500 L-BFGS steps at that size, one level). ``--sheet DIR`` writes a
+# side-by-side sheet per pair: the photo, then the three results. The old default is the schedule the
+# standard preset had with it (256 px × 200 steps, then 512 px × 100).
+
+LOOK_RUNS = {
+    "default (standard)": {"preset": "standard"},
+    "old default (alpha 30, 2 levels)": {"content_weight": 30.0, "levels": 2, "coarse_steps": 200, "steps": 100,
+                                         "working_size": 0},
+    "authors (alpha 1, 500 steps)": {"content_weight": 1.0, "steps": 500, "levels": 1, "working_size": 0},
+}
+
+
+def look_losses(model, image: np.ndarray, content: np.ndarray, style: np.ndarray) -> Dict:
+    """The fp32 content loss and style loss of ``image`` (each unweighted), the paper's objective."""
+    from .engine import TransferOptions, objective
+
+    size = max(content.shape[:2])
+    return {"content": objective(model, image, content, [style], TransferOptions(size=size, style_weight=0.0,
+                                                                                 fast=False)),
+            "style": objective(model, image, content, [style], TransferOptions(size=size, content_weight=0.0,
+                                                                               fast=False))}
+
+
+def main_look(args) -> int:
+    import dataclasses
+
+    import torch
+    from PIL import Image
+
+    from .engine import ModelSpec, TransferOptions, apply_preset, load_model, stylize
+
+    model = load_model(ModelSpec(device=args.device, pooling=args.pooling))
+    size = args.look_size
+    print(f"command: {' '.join(['python -m daemon'] + sys.argv[1:])}\n{machine_line(machine(model.device))}\n"
+          f"torch {torch.__version__}  threads {torch.get_num_threads()}", flush=True)
+    rows = []
+    for pair in args.look.split(","):
+        content_path, _, style_path = pair.partition(":")
+        content = Image.open(content_path).convert("RGB")
+        w, h = content.size
+        k = size / max(w, h)
+        content = np.asarray(content.resize((round(w * k), round(h * k)), Image.LANCZOS)).copy()
+        style = np.asarray(Image.open(style_path).convert("RGB")).copy()
+        name = f"{os.path.splitext(os.path.basename(content_path))[0]} × {os.path.splitext(os.path.basename(style_path))[0]}"
+        results = {}
+        for run, settings in LOOK_RUNS.items():
+            settings = dict(settings)
+            preset = settings.pop("preset", None)
+            o = TransferOptions(size=size)
+            if preset:
+                o = apply_preset(o, preset, size, content.shape[:2])
+            o = dataclasses.replace(o, **settings)
+            t = time.perf_counter()
+            res = stylize(model, content, [style], o)
+            seconds = time.perf_counter() - t
+            results[run] = dict(look_losses(model, res.image, content, style), seconds=round(seconds, 1),
+                                steps=res.report.steps_done, image=res.image)
+            r = results[run]
+            print(f"{name}, {run}: content {r['content']:.4g}, style {r['style']:.4g}, {r['steps']} steps, "
+                  f"{r['seconds']} s", flush=True)
+        if args.sheet:
+            os.makedirs(args.sheet, exist_ok=True)
+            pictures = [content] + [r["image"] for r in results.values()]
+            gap = 8
+            sheet = np.full((content.shape[0], sum(p.shape[1] for p in pictures) + gap * 3, 3), 255, np.uint8)
+            x = 0
+            for p in pictures:
+                sheet[:p.shape[0], x:x + p.shape[1]] = p
+                x += p.shape[1] + gap
+            stem = "look-" + name.replace(" × ", "-").replace("_", "-")
+            Image.fromarray(sheet).save(os.path.join(args.sheet, stem + ".jpg"), quality=90)
+        rows.append({"pair": name, "size": list(content.shape[:2]),
+                     "runs": {k: {kk: vv for kk, vv in v.items() if kk != "image"} for k, v in results.items()}})
+    print(f"\n| {size} px | run | content loss | style loss | steps | seconds |\n|---|---|---|---|---|---|")
+    for row in rows:
+        for run, r in row["runs"].items():
+            print(f"| {row['pair']} | {run} | {r['content']:.4g} | {r['style']:.4g} | {r['steps']} | {r['seconds']} |")
+    _write_json(args.json, {"mode": "look", "size": size, "rows": rows})
     return 0

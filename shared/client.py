@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
-from .paths import default_log_path
+from .paths import default_log_path, session_token
 from .protocol import (DEFAULT_LIMITS, PROTOCOL_VERSION, EndpointError, ImageData, Limits, MaskData, Message,
                        ProtocolError, decode, default_endpoint, encode, endpoint_host, is_loopback_endpoint,
                        validate_endpoint)
@@ -165,8 +165,10 @@ class DaemonClient:
     """One connection to the daemon. Not thread-safe: use it from one thread."""
 
     def __init__(self, endpoint: Optional[str] = None, timeout: float = 10.0, transport: Optional[str] = None,
-                 curve_keys: Optional[str] = None, heartbeat_interval: float = HEARTBEAT_INTERVAL):
+                 curve_keys: Optional[str] = None, heartbeat_interval: float = HEARTBEAT_INTERVAL,
+                 session: Optional[str] = None):
         self.endpoint = _checked_endpoint(endpoint or default_endpoint())
+        self.session = session or session_token()   # whose kept results and jobs these are (shared.paths)
         self.timeout = float(timeout)
         self.heartbeat_interval = heartbeat_interval
         self.limits: Limits = DEFAULT_LIMITS
@@ -191,7 +193,7 @@ class DaemonClient:
 
     # ---- plumbing ------------------------------------------------------------------------------
     def _send(self, type_: str, fields: Dict[str, Any], frames: Optional[list] = None) -> None:
-        frames = frames if frames is not None else _encode(type_, fields)
+        frames = frames if frames is not None else _encode(type_, {**fields, "session": self.session})
         size = sum(memoryview(f).nbytes for f in frames)
         send_timeout = self.timeout + size / 20e6          # slow links: allow 20 MB/s
         start = time.monotonic()
@@ -233,7 +235,7 @@ class DaemonClient:
         if rid is None:
             rid = next(self._ids)
         if frames is None:
-            frames = _encode(type_, {**fields, "id": rid})
+            frames = _encode(type_, {**fields, "id": rid, "session": self.session})
         self._send(type_, fields, frames)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
@@ -294,7 +296,7 @@ class DaemonClient:
         if memory_budget is not None:    # bytes this job may use (the daemon's own budget still caps it)
             fields["memory_budget"] = memory_budget
         rid = next(self._ids)
-        frames = _encode("submit", {**fields, "id": rid})
+        frames = _encode("submit", {**fields, "id": rid, "session": self.session})
         try:   # the daemon would refuse it; say so before sending megabytes
             decode(frames, self.limits, sender="client")
         except ProtocolError as e:
@@ -516,17 +518,32 @@ def _log_tail(log: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
+def same_install(info: dict, install: Optional[str], endpoint: str) -> dict:
+    """``info`` (a daemon's hello) when the daemon runs from ``install`` (or either side does not say);
+    else DaemonError("foreign_daemon") naming both installations and what to do."""
+    theirs = info.get("install")
+    if install and theirs and os.path.realpath(theirs) != os.path.realpath(install):
+        raise DaemonError("foreign_daemon", f"the daemon at {endpoint} belongs to another installation "
+                                            f"({theirs}, version {info.get('daemon_version')}), not {install}: stop "
+                                            f"it (`python -m daemon stop --endpoint {endpoint}`) or use another "
+                                            f"endpoint")
+    return info
+
+
 def ensure_daemon(endpoint: Optional[str] = None, python_executable: Optional[str] = None, timeout: float = 60.0,
                   log_path: Optional[str] = None, extra_args: Sequence[str] = (),
-                  curve_keys: Optional[str] = None) -> dict:
+                  curve_keys: Optional[str] = None, install: Optional[str] = None) -> dict:
     """Return the hello info of the daemon at ``endpoint``, starting one (detached) if none answers.
+    ``install``: the project folder this client belongs to; a daemon that says it runs from another
+    one is not used (``foreign_daemon``): its results, paths and version are another installation's.
 
-    Raises DaemonError("daemon_failed" | "no_daemon" | "version_mismatch", a sentence to act on).
+    Raises DaemonError("daemon_failed" | "no_daemon" | "version_mismatch" | "foreign_daemon", a
+    sentence to act on).
     """
     endpoint = _checked_endpoint(endpoint or default_endpoint())
     info = _probe(endpoint, 2.0, curve_keys)
     if info is not None:
-        return info
+        return same_install(info, install, endpoint)
     if not is_loopback_endpoint(endpoint):
         raise DaemonError("no_daemon", f"no daemon answers at {endpoint}; it is on another machine, so start it "
                                        f"there (`python -m daemon serve --endpoint ... --curve-keys DIR`)")
@@ -542,11 +559,11 @@ def ensure_daemon(endpoint: Optional[str] = None, python_executable: Optional[st
     while time.monotonic() < deadline:
         info = _probe(endpoint, 1.0, curve_keys)
         if info is not None:
-            return info
+            return same_install(info, install, endpoint)
         if proc.poll() is not None:
             info = _probe(endpoint, 1.0, curve_keys)   # another client may have started one first
             if info is not None:
-                return info
+                return same_install(info, install, endpoint)
             raise DaemonError("daemon_failed", f"the daemon exited at start: {_log_tail(log) or 'no message'} "
                                                f"(log: {log})")
         time.sleep(0.2)

@@ -148,6 +148,7 @@ class Message:
 
     type: str
     fields: Dict[str, Any]
+    owner: Optional[str] = None        # set by the daemon on receipt: who sent it (its CURVE key or session)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.fields.get(key, default)
@@ -289,6 +290,8 @@ def _decode(frames: Sequence[Any], limits: Limits, sender: str) -> Message:
     for key in ("id", "re"):
         if key in fields and not (isinstance(fields[key], str) and len(fields[key]) <= 64 or _is_int(fields[key])):
             raise ProtocolError("bad_field", f"'{key}' must be a short string or a whole number")
+    if "session" in fields and not (isinstance(fields["session"], str) and 1 <= len(fields["session"]) <= 64):
+        raise ProtocolError("bad_field", "'session' must be a string of 1 to 64 characters")
     check = (_CLIENT_CHECKS if sender == "client" else _DAEMON_CHECKS).get(t)
     if check:
         check(fields, ref, limits)

@@ -122,3 +122,18 @@ def end(proc: subprocess.Popen) -> None:
         proc.send_signal(signal.SIGCONT)
         proc.kill()
     proc.wait(30)
+
+
+def in_process(capsys, *args):
+    """``python -m daemon ARGS`` in this process (``daemon.cli.main``): what it returns or exits with,
+    and what it wrote, as a finished process would have them."""
+    from types import SimpleNamespace
+
+    from daemon.cli import main
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as e:   # argparse's refusals
+        code = e.code
+    out, err = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)

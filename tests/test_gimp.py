@@ -128,9 +128,17 @@ def gimp_env(tmp_path: Path, endpoint: str, **extra) -> dict:
         "NEURAL_STYLE_PYTHON": sys.executable,
         "GIMP_CHROOT_BINDS": f"{ROOT}:{tmp_path}",   # read by the CI chroot's runner only
         "HOME": str(tmp_path),
+        # the plug-in acts for the same user as these tests (its HOME is elsewhere): the daemon then
+        # shows the tests its jobs
+        "NEURAL_STYLE_SESSION": session_token(),
         **extra,
     })
     return env
+
+
+def session_token() -> str:
+    from shared.paths import session_token as token
+    return token()
 
 
 def batch_script(tmp_path: Path, case: str, **params) -> Path:
@@ -290,15 +298,19 @@ def preview_changed_pixels(a: Path, b: Path) -> int:
     return int((np.abs(x - y).max(axis=2) > 8).sum())
 
 
-def test_the_dialog_previews_live_a_change_restyles_it_and_ok_starts_from_it(tmp_path, gimp_console, daemon):
+def test_the_dialog_previews_live_a_change_restyles_it_and_ok_styles_the_photo_anew(tmp_path, gimp_console,
+                                                                                     daemon):
     """The dialog's live preview in GIMP's GUI: a styled preview appears beside the settings; Colour
-    changed through the GUI (keyboard: Alt+U, Down) re-renders it and the pane's picture changes; OK
-    (clicked) then adds the layer, and the full-size run starts from the preview (the daemon's kept result for
-    this content is used once more: init "last"). NEURAL_STYLE_DOCS_SHOTS=1 keeps docs/dialog-live.png."""
+    changed through the GUI (keyboard: Alt+U, Down) re-renders it from the pane's own picture (a warm
+    start: the daemon's kept result is used) and the pane's picture changes; OK (clicked) then adds
+    the layer, styled anew from the photo (no kept result used: "No: style the photo anew" means anew).
+    NEURAL_STYLE_DOCS_SHOTS=1 keeps docs/dialog-live.png."""
     from shared.client import DaemonClient
     live = LiveDialog(tmp_path, gimp_console, daemon, "case_dialog_live.py", content=str(CONTENT),
                       style=str(STYLE), width=WIDTH, height=HEIGHT, steps=STEPS)
     live.wait(lambda: live.previews_done() >= 1, "first settled preview")
+    with DaemonClient(daemon, timeout=10.0) as c:
+        first_hits = c.status()["results"]["hits"]
     first, second = tmp_path / "first.png", tmp_path / "second.png"
     live.step(f"shot {live.window} {first}")
     live.step(f"key {live.window} alt+u Down")           # Colour: full -> luminance
@@ -307,6 +319,7 @@ def test_the_dialog_previews_live_a_change_restyles_it_and_ok_starts_from_it(tmp
     changed = preview_changed_pixels(first, second)
     with DaemonClient(daemon, timeout=10.0) as c:
         hits = c.status()["results"]["hits"]
+    assert hits == first_hits + 1, "the re-render did not start from the pane's own picture"
     live.step(f"click {live.window} 68 42")              # OK (GIMP's dialog: its bottom-right button)
     r = live.finish()
     assert r["ok"], f"{r['status']}: {r['error']}"
@@ -314,7 +327,7 @@ def test_the_dialog_previews_live_a_change_restyles_it_and_ok_starts_from_it(tmp
     assert len(r["layers"]) == 2 and r["source_unchanged"], r["layers"]
     assert r["mean_abs_diff"] > 1, "the new layer is stylized (luminance only, inside the selection)"
     with DaemonClient(daemon, timeout=10.0) as c:
-        assert c.status()["results"]["hits"] == hits + 1, "OK's run did not start from the preview (init last)"
+        assert c.status()["results"]["hits"] == hits, "OK's run started from a kept result, not anew"
     if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
         shutil.copy(first, ROOT / "docs" / "dialog-live.png")      # the styled preview, full colour
         shutil.copy(first, ROOT / "docs" / "dialog.png")           # the dialog as it is used: its pane filled
@@ -475,9 +488,15 @@ def test_the_copy_install_py_puts_in_a_profile_works_on_its_own(tmp_path, gimp_c
     assert len(out["layers"]) == 2 and out["new_index"] == out["source_index"] - 1
 
 
+def texts_module():
+    sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
+    import texts
+    return texts
+
+
 class Watcher:
-    """What the plug-in's progress bar and Stop window show (daemon_link.stylize's feedback; in GIMP it
-    is dialog.Feedback): the texts of the accepted/progress events, and the Stop button."""
+    """What the plug-in's progress bar and Stop window show (link.stylize's feedback; in GIMP it
+    is progress.Feedback): the texts of the accepted/progress events, and the Stop button."""
 
     def __init__(self, link, on_accepted=None):
         self.link = link
@@ -491,7 +510,7 @@ class Watcher:
 
     def show(self, ev):
         if ev["type"] in ("accepted", "progress"):
-            self.texts.append(self.link.progress_text(ev))
+            self.texts.append(texts_module().progress_text(ev))
         if ev["type"] == "accepted" and self.on_accepted:
             self.on_accepted()
         if ev["type"] == "progress" and ev.get("total"):
@@ -499,13 +518,13 @@ class Watcher:
 
 
 def test_the_plugin_shows_its_place_in_the_queue_and_stop_keeps_the_image(daemon):
-    """The plug-in's daemon conversation (daemon_link, which needs no GIMP) against the real daemon:
+    """The plug-in's daemon conversation (link, which needs no GIMP) against the real daemon:
     a second job waits behind a running one and says so from the protocol's ``accepted.position``;
     pressing Stop on the first ends it with its current image, marked stopped."""
     from PIL import Image
     from shared import client
     sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
-    import daemon_link as link
+    import link
 
     def pixels(path):
         im = Image.open(path).convert("RGBA").resize((WIDTH, HEIGHT))
@@ -537,9 +556,9 @@ def test_the_plugin_says_so_when_the_daemon_loses_its_job(tmp_path):
     """The daemon is killed mid-job and another one starts on the same endpoint: the plug-in's
     conversation ends within seconds with a message that says the job is lost, never waits forever."""
     from shared import client
-    from tests.test_daemon import kill, start_daemon
+    from tests.helpers import kill, start_daemon
     sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
-    import daemon_link as link
+    import link
 
     proc, endpoint, _log = start_daemon(tmp_path)
     second = None
@@ -571,57 +590,108 @@ def test_the_plugin_says_so_when_the_daemon_loses_its_job(tmp_path):
 
 
 def test_the_plugin_says_hours_the_daemons_estimate_and_when_the_result_is_scaled_up():
-    """What the plug-in's progress shows, from daemon_link alone (no GIMP, no daemon): times of an
+    """What the plug-in's progress shows, from texts alone (no GIMP, no daemon): times of an
     hour or more in hours, the daemon's estimate before the first step, and, when the artist works
     at a smaller Size than the layer, that the result is scaled up to it (Size 0 = full resolution)."""
     sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
-    import daemon_link as link
+    import texts
 
-    assert link.format_eta(18373) == ", about 5 h 06 min left"            # was "306 min 13 s"
-    assert link.format_eta(200) == ", about 3 min 20 s left" and link.format_eta(42) == ", about 42 s left"
+    assert texts.format_eta(18373) == ", about 5 h 06 min left"            # was "306 min 13 s"
+    assert texts.format_eta(200) == ", about 3 min 20 s left" and texts.format_eta(42) == ", about 42 s left"
     running = {"type": "progress", "step": 3, "total": 10, "level": 1, "levels": 2, "eta_s": 7500}
-    assert link.progress_text(running) == "Neural style: level 2/2, step 3/10, about 2 h 05 min left"
+    assert texts.progress_text(running) == "Neural style: level 2/2, step 3/10, about 2 h 05 min left"
     estimate = {"type": "progress", "step": 0, "total": 0, "estimate_s": 241.0,
                 "message": "about 4 min 01 s on cpu (estimated from earlier jobs)"}
-    assert link.progress_text(estimate) == "Neural style: about 4 min (estimated)"
-    assert link.progress_fraction(estimate) is None                     # the bar waits for the first step
-    assert link.size_note(0, 1920, 1280) == "" and link.size_note(1920, 1920, 1280) == ""
-    note = link.size_note(512, 1920, 1280)
+    assert texts.progress_text(estimate) == "Neural style: about 4 min (estimated)"
+    assert texts.progress_fraction(estimate) is None                     # the bar waits for the first step
+    assert texts.size_note(0, 1920, 1280) == "" and texts.size_note(1920, 1920, 1280) == ""
+    note = texts.size_note(512, 1920, 1280)
     assert note == "working at 512 px, scaled up to 1920 px"
-    assert link.progress_text(estimate, note) == \
+    assert texts.progress_text(estimate, note) == \
         "Neural style: working at 512 px, scaled up to 1920 px; about 4 min (estimated)"
-    assert link.progress_text({"type": "accepted", "position": 0}, note) == \
+    assert texts.progress_text({"type": "accepted", "position": 0}, note) == \
         "Neural style: started (working at 512 px, scaled up to 1920 px)"
 
 
+class Config:
+    """A procedure config as the plug-in reads it (``get_property``): the table's defaults, overridden."""
+
+    def __init__(self, **values):
+        import arguments
+        self.values = dict(arguments.DEFAULTS, **{k.replace("_", "-"): v for k, v in values.items()})
+
+    def get_property(self, name):
+        return self.values[name]
+
+
 def test_detail_auto_computes_full_size_in_the_quality_that_fits_a_minute():
-    """The dialog's Detail, from daemon_link alone: Auto and Full compute the area's own pixels
-    (Size 0), Custom is Size as given; Auto takes the daemon's quality that fits about a minute at
-    full size, and with no estimate (no daemon yet) the chosen Quality; the estimate line reads hours
-    as hours."""
+    """The dialog's Detail, from the plug-in's argument table alone (no GIMP): Auto and Full compute
+    the area's own pixels (Size 0), Custom is Size as given; Auto takes the daemon's quality that
+    fits about a minute at full size, and with no estimate (no daemon yet) the chosen Quality; the
+    estimate line reads hours as hours."""
     sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
-    import daemon_link as link
+    import texts
+    from arguments import options_from_config
 
     slow = {"device": "cpu", "seconds": 11400.0, "size": 1052, "fit_size": 1052, "fit_seconds": 300.0,
             "fit_quality": "preview"}
     fast = {"device": "cuda", "seconds": 20.0, "size": 1052, "fit_size": 1052, "fit_seconds": 20.0,
             "fit_quality": "high"}
-    assert link.detail_size("auto", 512, slow, 1052) == 0, "Auto never scales a small image up"
-    assert link.detail_size("auto", 512, None, 1052) == 0
-    assert link.detail_size("full", 512, slow, 1052) == 0
-    assert link.detail_size("size", 512, slow, 1052) == 512
-    assert link.detail_quality("auto", "standard", slow) == "preview"
-    assert link.detail_quality("auto", "high", fast) == "high"
-    assert link.detail_quality("auto", "standard", None) == "standard"
-    assert link.detail_quality("full", "high", slow) == "high", "Full keeps the chosen quality"
-    assert link.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052 px on cpu."
-    assert "starts when you press OK" in link.estimate_text(None, 1052, 713)
+    custom = Config(size=512)
+    assert options_from_config(custom, 1052, "auto", slow)["size"] == 0, "Auto never scales a small image up"
+    assert options_from_config(custom, 1052, "auto", None)["size"] == 0
+    assert options_from_config(custom, 1052, "full", slow)["size"] == 0
+    assert options_from_config(custom, 1052, "size", slow)["size"] == 512
+    assert options_from_config(custom, 400, "size")["size"] == 0, "never above the area's own detail"
+    assert options_from_config(Config(quality="standard"), 1052, "auto", slow)["quality"] == "preview"
+    assert options_from_config(Config(quality="high"), 1052, "auto", fast)["quality"] == "high"
+    assert options_from_config(Config(quality="standard"), 1052, "auto", None)["quality"] == "standard"
+    assert options_from_config(Config(quality="high"), 1052, "full", slow)["quality"] == "high", \
+        "Full keeps the chosen quality"
+    assert "steps" not in options_from_config(Config(), 1052) and options_from_config(Config(steps=7))["steps"] == 7
+    assert texts.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052 px on cpu."
+    assert "starts when you press OK" in texts.estimate_text(None, 1052, 713)
     # the Detail line names the size actually computed, the quality and an honest time
-    assert link.detail_text("auto", fast, (982, 468)) == \
+    assert texts.detail_text("auto", fast, (982, 468)) == \
         "Auto: 982\u00d7468 px (full size), high quality, about 20 s on cuda."
-    assert link.detail_text("auto", slow, (982, 468)) == \
+    assert texts.detail_text("auto", slow, (982, 468)) == \
         "Auto: 982\u00d7468 px (full size), preview quality takes about 5 min on cpu."
-    assert link.detail_text("full", slow, (982, 468)).startswith("Full size, 982\u00d7468 px: about 3 h 10 min")
+    assert texts.detail_text("full", slow, (982, 468)).startswith("Full size, 982\u00d7468 px: about 3 h 10 min")
+
+
+def test_the_plugins_arguments_are_declared_once_in_one_table():
+    """Every list the plug-in keeps of its arguments comes from ``arguments.ARGUMENTS``: the dialog's
+    two tiers hold every argument exactly once, the remembered record names real arguments, each
+    style slot has a layer and a file, and each daemon option maps from one argument."""
+    sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
+    import arguments as a
+
+    names = [x.name for x in a.ARGUMENTS]
+    assert len(names) == len(set(names))
+    shown = a.tier("basics") + a.tier("advanced")
+    assert sorted(shown) == sorted(names), "every argument has a place in the dialog"
+    assert a.tier("basics")[:2] == ["style-from", "style-file"]
+    assert {prop for _, prop in a.PLAIN} <= set(names) and ("style_weight", "style-weight") in a.PLAIN
+    assert [slot for slot, _, _ in a.STYLES] == ["style", "outside_style", "scale_fine"]
+    assert set(a.READ_INPUTS) >= {layer for _, layer, _ in a.STYLES} | {f for _, _, f in a.STYLES}
+    assert {x.option for x in a.ARGUMENTS if x.option} == set(a.options_from_config(Config(steps=1, mix_cut="relu2_1")))
+    declared = []
+
+    class Procedure:
+        def __getattr__(self, method):
+            return lambda name, *rest: declared.append((method, name))
+
+    class Gimp:
+        class FileChooserAction:
+            OPEN = 0
+
+        class Choice:
+            @staticmethod
+            def new():
+                return type("C", (), {"add": lambda *args: None})()
+    a.declare(Procedure(), 0, Gimp)
+    assert [n for _, n in declared] == names
+    assert {m for m, n in declared if a.BY_NAME[n].aux} == {"add_choice_aux_argument"}
 
 
 def test_a_result_remembers_its_settings_and_can_be_continued(tmp_path, gimp_console, daemon):

@@ -13,17 +13,19 @@ import pytest
 
 from shared import client as shared_client
 from shared.client import ImageData
+from daemon.engine import TransferOptions
+from daemon.engine.plan import warm_steps
 from daemon.engine.presets import ALONE_STEPS
 from .helpers import end, free_port, serve
 from .images import example
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "gimp_plugin" / "neural-style"))
-import daemon_link  # noqa: E402
+import link  # noqa: E402
 import live_preview  # noqa: E402
 
 HANG = 120
-WARM = True    # every re-render starts from the daemon's last result (init "last")
+WARM = True    # a re-render starts from this preview's own last picture (init "last")
 
 
 def rgba(a):
@@ -38,7 +40,7 @@ STYLE = rgba(example("starry_night.jpg", 48))
 def submission(**options):
     opts = {"size": 48}
     opts.update(options)
-    return daemon_link.Submission(content=CONTENT, styles=[STYLE], options=opts)
+    return link.Submission(content=CONTENT, styles=[STYLE], options=opts)
 
 
 def collect(live, until, what):
@@ -136,21 +138,25 @@ def test_an_error_the_artist_must_fix_is_shown_not_retried(daemon):
         live.close()
 
 
-def test_a_re_render_of_the_same_content_runs_a_quarter_of_the_steps_from_the_last_one(daemon):
-    live = make(daemon, steps=None, debounce=0.05)
-    try:
-        # content this daemon has never styled (else its first render starts from the daemon's last
-        # result, at the final size)
-        fresh = rgba(example("coffee.png", 64))
-        live.request(replace(submission(style_weight=1.0, size=64), content=fresh))
-        first = [e for e in collect(live, settled, "the first preview") if e["type"] == "image"]
-        live.request(replace(submission(style_weight=3.0, size=64), content=fresh))
-        again = [e for e in collect(live, settled, "the re-render") if e["type"] == "image"]
-        # the first render: the preview preset, at a size this small one level of its one-level steps
-        assert {(e["levels"] or 1, e["total"]) for e in first if e["total"]} == {(1, ALONE_STEPS["preview"])}
-        assert {(e["levels"] or 1, e["total"]) for e in again if e["total"]} == {(1, live_preview.WARM_STEPS)}
-    finally:
-        live.close()
+def test_a_re_render_starts_from_its_own_picture_and_a_new_preview_from_the_photo(daemon):
+    """A re-render of the same content is a warm start from this preview's picture (the plan's warm
+    rule: fewer steps than the first render); a new dialog's preview of content the daemon already
+    kept a result for still starts from the photo, with all of the preset's steps (anew is anew)."""
+    fresh = rgba(example("coffee.png", 64))
+    cold, warm = ALONE_STEPS["preview"], warm_steps(TransferOptions(steps=ALONE_STEPS["preview"]))
+    assert warm < cold
+    for dialog in range(2):
+        live = make(daemon, steps=None, debounce=0.05)
+        try:
+            live.request(replace(submission(style_weight=1.0, size=64), content=fresh))
+            first = [e for e in collect(live, settled, "the first preview") if e["type"] == "image"]
+            live.request(replace(submission(style_weight=3.0, size=64), content=fresh))
+            again = [e for e in collect(live, settled, "the re-render") if e["type"] == "image"]
+            # the first render: the preview preset, at a size this small one level of its one-level steps
+            assert {(e["levels"] or 1, e["total"]) for e in first if e["total"]} == {(1, cold)}, dialog
+            assert {(e["levels"] or 1, e["total"]) for e in again if e["total"]} == {(1, warm)}, dialog
+        finally:
+            live.close()
 
 
 def test_close_ends_the_worker_and_cancels_its_job(daemon):

@@ -13,7 +13,7 @@ from daemon.service.convert import options_from_dict
 from shared.client import DaemonClient
 from .helpers import kill, rgba, start_daemon
 
-INTS = {"size", "steps", "levels", "coarse_steps", "mix_steps", "lbfgs_history", "seed", "guide_grow"}
+INTS = {"size", "steps", "levels", "coarse_steps", "mix_steps", "warm_steps", "lbfgs_history", "seed", "guide_grow"}
 OPEN_LOW = {"style_scale", "learning_rate"}
 HW = (1000, 1000)  # a square content: at the largest size it takes every level up to LEVELS_MAX
 
@@ -83,8 +83,8 @@ WRONG = ["5", True, None, [1], [[1]], {"a": 1}, float("nan"), float("inf"), floa
 @pytest.mark.parametrize("name", sorted(RANGES))
 @pytest.mark.parametrize("value", WRONG, ids=repr)
 def test_a_number_option_given_anything_but_a_number_is_refused(name, value):
-    if value is None and name in ("coarse_steps", "mix_steps"):
-        accepted(**{name: value})              # None = "same as steps"
+    if value is None and name in ("coarse_steps", "mix_steps", "warm_steps"):
+        accepted(**{name: value})              # None = "same as steps" (warm: the plan's rule)
         return
     refused(name.replace("_", " ").replace("lbfgs", "L-BFGS"), **{name: value})
 
@@ -211,13 +211,15 @@ def test_wire_whole_numbers_may_come_as_floats_and_presets_shrink_to_small_image
 
 
 @pytest.mark.parametrize("quality, size, levels, steps, coarse", [
-    ("preview", 256, 1, 22, 60), ("standard", 256, 1, 150, 200), ("high", 256, 1, 300, 300),
-    ("standard", 511, 1, 150, 200), ("preview", 512, 2, 30, 60), ("standard", 512.0, 2, 100, 200),
-    ("high", 512, 2, 200, 300), ("high", 1023, 2, 200, 300), ("high", 1024, 2, 200, 300),
+    ("preview", 256, 1, 60, None), ("standard", 256, 1, 150, None), ("high", 256, 1, 500, None),
+    ("standard", 511, 1, 150, None), ("preview", 512, 1, 60, None), ("standard", 512.0, 1, 150, None),
+    ("high", 512, 1, 500, None), ("high", 1023, 1, 500, None), ("high", 1024, 1, 500, None),
 ])
 def test_presets_run_no_level_under_256_px_and_one_level_runs_its_own_steps(quality, size, levels, steps, coarse):
-    """A coarse level under 256 px does not pay for its steps (BENCHMARKS.md, "Time to quality"): the
-    presets leave it out, and a job left with one level runs the preset's one-level steps."""
+    """Every preset runs the authors' one level at the working size (a coarse level softens the
+    strokes: BENCHMARKS.md, "The paper's look"), of its own steps; preview < standard < high; levels
+    given by the caller are the caller's."""
+    assert ALONE_STEPS["preview"] < ALONE_STEPS["standard"] < ALONE_STEPS["high"]
     o = options_from_dict({"quality": quality, "size": size}, (341, 512))
     assert (o.levels, o.steps, o.coarse_steps) == (levels, steps, coarse)
     from daemon.engine.plan import plan_job

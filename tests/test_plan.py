@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from daemon.engine import TransferOptions, apply_preset, stylize
 from daemon.engine.finishing import FINISH_CUT
-from daemon.engine.plan import plan_job
+from daemon.engine.plan import plan_job, warm_steps
 from daemon.engine.scale import style_size
 
 from .images import example
@@ -75,14 +76,26 @@ def test_the_plan_is_what_the_engine_runs(model):
     opts = TransferOptions(size=96, steps=3, levels=2, coarse_steps=2, working_size=48, finish_steps=2)
     plan = plan_job(content.shape[:2], opts, [style.shape[:2]], "cpu")
     result = stylize(model, content, [style], opts)
-    ran = [(tuple(l["size"]), l["steps"], l["role"]) for l in result.report["levels"]]
+    ran = [(tuple(l["size"]), l["steps"], l["role"]) for l in result.report.levels]
     assert ran == [(l.size, l.steps, l.role) for l in plan.levels]
-    assert result.report["steps_done"] == plan.total_steps == 2 + 3 + 2
-    assert result.report["plan"] == plan.describe()
+    assert result.report.steps_done == plan.total_steps == 2 + 3 + 2
+    assert result.report.plan == plan.describe()
 
 
-def test_a_warm_start_skips_the_coarse_levels_only():
-    opts = apply_preset(TransferOptions(size=1024), "standard", 1024, (768, 1024))
+def test_a_start_from_a_picture_skips_the_coarse_levels_and_only_a_warm_one_cuts_the_steps():
+    """The start rule, once, in the plan: a kept result (warm) and a given image both skip the coarse
+    levels; a warm start runs a quarter of the working level's steps (at least 15), a given image
+    (a result continued) all the steps asked; the option warm_steps overrides the rule."""
+    opts = TransferOptions(size=1024, levels=2, steps=30, coarse_steps=60, working_size=512, finish_steps=30)
     cold = plan_job((768, 1024), opts, [(768, 1024)], "cpu")
-    warm = plan_job((768, 1024), opts, [(768, 1024)], "cpu", warm=True)
+    image = plan_job((768, 1024), opts, [(768, 1024)], "cpu", start="image")
+    working = lambda p: next(l for l in p.levels if l.role == "working")  # noqa: E731
+    assert working(image).steps == working(cold).steps == opts.steps
+    assert [l.role for l in image.levels] == [l.role for l in cold.levels if l.role != "coarse"]
+    assert warm_steps(TransferOptions(steps=100)) == 25 and warm_steps(TransferOptions(steps=22)) == 15
+    assert warm_steps(TransferOptions(steps=8)) == 8 and warm_steps(TransferOptions(steps=100, warm_steps=3)) == 3
+    assert working(plan_job((768, 1024), opts, [(768, 1024)], "cpu", start="warm")).steps == warm_steps(opts)
+    with pytest.raises(ValueError):
+        plan_job((768, 1024), opts, [(768, 1024)], "cpu", start="last")
+    warm = plan_job((768, 1024), opts, [(768, 1024)], "cpu", start="warm")
     assert [l.role for l in warm.levels] == [l.role for l in cold.levels if l.role != "coarse"]

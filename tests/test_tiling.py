@@ -162,9 +162,9 @@ def test_a_seeded_run_forced_to_tile_gives_the_untiled_picture(model, images):
     opts = dict(size=80, steps=2, fast=False, seed=3)
     whole = stylize(model, content, [starry], TransferOptions(**opts))
     tiled = stylize(model, content, [starry], TransferOptions(**opts, tile=TILE))
-    assert [lv["tiled"] for lv in tiled.report["levels"]] == [True]
-    assert tiled.report["levels"][0]["tiles"] == 9 and tiled.report["levels"][0]["tile"] == TILE
-    assert whole.report["levels"][0]["tiled"] is False
+    assert [lv["tiled"] for lv in tiled.report.levels] == [True]
+    assert tiled.report.levels[0]["tiles"] == 9 and tiled.report.levels[0]["tile"] == TILE
+    assert whole.report.levels[0]["tiled"] is False
     assert np.abs(whole.image.astype(int) - tiled.image.astype(int)).max() <= 2
 
 
@@ -173,7 +173,7 @@ def test_stop_between_tiles_returns_the_image_so_far(model, images):
     polls = []
     result = stylize(model, content, [starry], TransferOptions(size=80, steps=5, fast=False, tile=TILE),
                      should_stop=lambda: polls.append(1) or len(polls) > 6)   # polled per step and per tile
-    assert result.cancelled and result.image.shape == content.shape and result.report["steps_done"] == 0
+    assert result.cancelled and result.image.shape == content.shape and result.report.steps_done == 0
 
 
 def test_stop_during_a_tiled_finishing_level_keeps_the_full_size_image(model, images):
@@ -188,8 +188,8 @@ def test_stop_during_a_tiled_finishing_level_keeps_the_full_size_image(model, im
     opts = TransferOptions(size=80, steps=2, working_size=40, finish_steps=5, fast=False, tile=TILE)
     result = stylize(model, content, [starry], opts, callback=seen.append, should_stop=stop)
     assert result.cancelled and result.image.shape == content.shape
-    assert result.report["levels"][-1]["role"] == "finishing" and result.report["levels"][-1]["tiled"]
-    assert result.report["steps_done"] == 3, "stopped inside the finishing level's second step"
+    assert result.report.levels[-1]["role"] == "finishing" and result.report.levels[-1]["tiled"]
+    assert result.report.steps_done == 3, "stopped inside the finishing level's second step"
 
 
 def _cli(tmp_path, *args):
@@ -252,7 +252,7 @@ def test_a_4096_px_job_fits_3_gb_with_its_state_compacted_and_says_so():
     assert f"L-BFGS history 20 -> {p.history}" in p.note and "bf16" in p.note
     level = p.describe()
     assert level["compact"] and level["lbfgs_history"] == p.history and level["note"] == p.note
-    assert memory.estimate_bytes(4096, 4096, opts, cpu) == tiling.untiled_bytes((4096, 4096), opts, cpu)
+    assert memory.peak_bytes(4096, 4096, opts, 4096, cpu) == tiling.untiled_bytes((4096, 4096), opts, cpu)
     served = memory.place(4096, 4096, opts, cpu, budget=budget, free=lambda d: 10 ** 12)
     assert served.size == 4096 and f"20 -> {p.history}" in served.message and served.estimate <= budget
     # nothing is compacted where it is not needed

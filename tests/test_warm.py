@@ -12,6 +12,8 @@ import pytest
 import zmq
 from PIL import Image
 
+from daemon.engine import TransferOptions
+from daemon.engine.plan import warm_steps
 from shared.client import DaemonClient, DaemonError, MaskData
 from shared.protocol import DEFAULT_LIMITS, decode, encode
 from .images import example
@@ -66,13 +68,15 @@ def half_mask(left: bool) -> MaskData:
 
 def test_a_warm_run_with_a_quarter_of_the_steps_is_as_good_as_a_cold_one(daemon):
     content = unique_content(1)
-    steps = 40
+    steps = 60
     job(daemon, content, {"size": 0, "steps": steps})                               # the artist's first try
-    warm, said = job(daemon, content, {"size": 0, "steps": steps // 4, "style_weight": 3.0}, init="last")
+    warm, said = job(daemon, content, {"size": 0, "steps": steps, "style_weight": 3.0}, init="last")
     cold, _ = job(daemon, content, {"size": 0, "steps": steps, "style_weight": 3.0})
     assert warm["report"]["init"] == "last" and "init" not in cold["report"]
     assert any("last result" in m for m in said), said
-    assert warm["report"]["steps_done"] == steps // 4 and warm["report"]["options"]["init"] == "last"
+    # the plan's warm rule, not the client, says how many steps: a quarter of them
+    assert warm["report"]["steps_done"] == warm_steps(TransferOptions(steps=steps)) == steps // 4
+    assert warm["report"]["plan"]["start"] == "warm" and cold["report"]["plan"]["start"] == "content"
     # the same objective (the new weight, the same size), a quarter of the steps: within 5 %
     w, c = warm["report"]["losses"]["total"], cold["report"]["losses"]["total"]
     assert w <= 1.05 * c, (w, c)
@@ -82,12 +86,14 @@ def test_init_last_with_no_earlier_result_starts_from_the_content_and_says_so(da
     content = unique_content(2)
     # histogram colour mode starts from the content itself (full colour would recolour it first)
     res, said = job(daemon, content, {"size": 0, "steps": 0, "color": "histogram"}, init="last")
-    assert res["report"]["init"] == "content (no earlier result for this content)"
+    assert res["report"]["init"] == "content" and res["report"]["plan"]["start"] == "content"
     assert any("no earlier result" in m for m in said), said
     assert np.abs(image(res) - content.astype(int)).mean() < 2      # no step: the content itself
-    # the option spelling does the same
-    res, _ = job(daemon, unique_content(3), {"size": 0, "steps": 0, "init": "last"})
-    assert res["report"]["init"].startswith("content (no earlier result")
+    # one wire spelling: "last" as an option is refused, and says where it goes
+    with DaemonClient(daemon, timeout=10) as c:
+        jid = c.submit(content=rgba(unique_content(3)), styles=[rgba(STYLE)], options={"size": 0, "init": "last"})
+        res = list(c.events(jid, timeout=60))[-1]
+    assert res["type"] == "error" and res["code"] == "bad_input" and "field of submit" in res["message"]
 
 
 def test_a_warm_start_at_another_size_starts_from_the_last_result_resampled(daemon):
@@ -164,11 +170,11 @@ def test_kept_results_are_bounded_least_recently_used_first(tmp_path):
         for content in (a, b, c):
             job(endpoint, content, {"size": 0, "steps": 1})
         said = lambda content: job(endpoint, content, {"size": 0, "steps": 0}, init="last")[0]["report"]["init"]  # noqa: E731
-        assert said(a).startswith("content (no earlier result")     # the oldest went first
+        assert said(a) == "content"     # the oldest went first
         assert said(b) == said(c) == "last"
         big = unique_content(13)
         job(endpoint, big, {"size": 96, "steps": 1})                  # 96×64: larger than the whole bound
-        assert said(big).startswith("content (no earlier result")   # not kept ...
+        assert said(big) == "content"   # not kept ...
         assert said(b) == said(c) == "last"                          # ... and nothing dropped for it
         with DaemonClient(endpoint, timeout=5) as cl:
             r = cl.status()["results"]
@@ -180,7 +186,7 @@ def test_kept_results_are_bounded_least_recently_used_first(tmp_path):
     proc, endpoint, _ = start_daemon(tmp_path, "--keep-results", "0", "--idle-exit", "300")
     try:
         job(endpoint, a, {"size": 0, "steps": 1})
-        assert job(endpoint, a, {"size": 0, "steps": 0}, init="last")[0]["report"]["init"].startswith("content (")
+        assert job(endpoint, a, {"size": 0, "steps": 0}, init="last")[0]["report"]["init"] == "content"
     finally:
         kill(proc)
 
@@ -211,7 +217,7 @@ def test_a_bad_init_is_refused_in_one_sentence(daemon):
         jid = c.submit(content=rgba(CONTENT), styles=[rgba(STYLE)], options={"init": "latest"})
         res = list(c.events(jid, timeout=60))[-1]
     assert res["type"] == "error" and res["code"] == "bad_input"
-    assert res["message"] == "init must be one of content, noise, last (got 'latest')"
+    assert res["message"] == "init must be one of content, noise (got 'latest')"
 
 
 def test_the_command_line_warm_starts_through_the_daemon_and_says_so_locally(daemon, tmp_path):
@@ -231,9 +237,26 @@ def test_the_command_line_warm_starts_through_the_daemon_and_says_so_locally(dae
         return proc, json.loads(report.read_text())
 
     _, r = stylize("--steps", "3", "--endpoint", daemon, "--init", "last")
-    assert r["init"].startswith("content (no earlier result")
+    assert r["init"] == "content"
     proc, r = stylize("--steps", "2", "--endpoint", daemon, "--init", "last")
     assert r["init"] == "last" and "last result" in proc.stderr
     proc, r = stylize("--steps", "1", "--local", "--init", "last")
     assert "--init last" in proc.stderr and "starts from the content" in proc.stderr
-    assert r["init"].startswith("content") and r["options"]["init"] == "content"
+    assert r["init"] == "content" and r["options"]["init"] == "content"
+
+
+def test_a_run_anew_after_a_bad_result_equals_a_run_on_a_fresh_daemon(daemon, tmp_path):
+    """Anew means anew: a job that does not ask for "last" never starts from a kept result, so after a
+    bad result for the same content (a huge style weight) it gives exactly what a fresh daemon gives
+    (seeded, CPU)."""
+    content = unique_content(30)
+    settings = {"size": 0, "steps": 6, "seed": 3}
+    job(daemon, content, dict(settings, style_weight=1e4))                  # the bad result, kept
+    after_bad, said = job(daemon, content, settings)
+    assert "init" not in after_bad["report"] and not any("last result" in m for m in said), said
+    proc, fresh, _ = start_daemon(tmp_path, "--idle-exit", "300")
+    try:
+        on_fresh, _ = job(fresh, content, settings)
+    finally:
+        kill(proc)
+    assert np.array_equal(image(after_bad), image(on_fresh))

@@ -37,7 +37,7 @@ def add_commands(sub) -> None:
                         "time; the 'whole job' and final objective are then those at that moment)")
     p.add_argument("--warm", action="store_true",
                    help="warm re-runs: after a run with the previous settings, a change of style weight, "
-                        "colour mode or region run cold with all steps and warm (init last) with a quarter of them, "
+                        "colour mode or region run cold with all steps and warm (init last, the plan's warm start), "
                         "through a real daemon, both scored by the same fp32 objective (default size 256; uses "
                         "--sizes, --pooling, --device, --json)")
     p.add_argument("--warm-schedule", default="preset=standard", metavar="NAME=VALUE,...",
@@ -45,8 +45,8 @@ def add_commands(sub) -> None:
     p.add_argument("--warm-changes", default="weight,colour,region", metavar="LIST",
                    help="with --warm: which changes (default weight,colour,region; also region-grow, region-shrink)")
     p.add_argument("--warm-steps", type=positive_int, metavar="N",
-                   help="with --warm: the warm run's steps (default a quarter of the cold job's; the dialog's "
-                        "live preview re-renders with 15)")
+                   help="with --warm: the warm run's steps (default the plan's warm rule: a quarter of the "
+                        "working level's steps, at least 15)")
     p.add_argument("--full-size", action="store_true",
                    help="layers styled at their own pixels with the dialog's defaults (Detail: Auto) through a real "
                         "daemon: time against the estimate, peak memory, detail and fine style statistics "
@@ -62,13 +62,21 @@ def add_commands(sub) -> None:
     p.add_argument("--depths", action="store_true",
                    help="one forward + backward cut at relu5_1 (full objective) and at the finishing levels' "
                         "depth, at each of --sizes (W or WxH, default 512x384,1024x768), best of --repeats")
+    p.add_argument("--look", metavar="CONTENT:STYLE,...",
+                   help="the paper's look: per pair, the default, the old alpha 30 and the authors' 500 steps at "
+                        "alpha 1, scored by the same fp32 content and style losses (uses --look-size, --sheet, --json)")
+    p.add_argument("--look-size", type=positive_int, default=512, metavar="PX",
+                   help="with --look: the long edge (default 512, the authors')")
+    p.add_argument("--sheet", metavar="DIR", help="with --look: write a side-by-side sheet per pair into DIR")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args) -> int:
-    from ..bench import main_bench, main_depths, main_full_size, main_time_to_quality, main_warm
+    from ..bench import main_bench, main_depths, main_full_size, main_look, main_time_to_quality, main_warm
 
+    if args.look:
+        return main_look(args)
     if args.depths:
         return main_depths(args)
     if args.full_size:

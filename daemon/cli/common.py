@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import time
 import warnings
@@ -172,12 +173,20 @@ def _opened(path: str, what: str):
     decompression bomb (more pixels than PIL's ``MAX_IMAGE_PIXELS``, a warning made an error)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from shared.protocol import DEFAULT_LIMITS
+
     if not os.path.exists(path):
         raise CliError(f"{what} not found: {path}")
+    if not stat.S_ISREG(os.stat(path).st_mode):      # a FIFO or a device would block or never end
+        raise CliError(f"{what} {path} is not a regular file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
+                w, h = im.size                       # from the header: nothing is decoded yet
+                if w * h > DEFAULT_LIMITS.max_pixels or max(w, h) > DEFAULT_LIMITS.max_side:
+                    raise CliError(f"{what} {path} is {w}×{h} pixels; the most is {DEFAULT_LIMITS.max_pixels:,} "
+                                   f"pixels and {DEFAULT_LIMITS.max_side} per side")
                 yield ImageOps.exif_transpose(im)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         pixels = re.search(r"\((\d+) pixels\)", str(e))
@@ -230,31 +239,112 @@ def read_mask(path: str, what: str):
         return np.asarray(to_8bit(im).convert("L"), dtype=np.float32) / 255.0
 
 
+def write_atomically(path: str, write) -> None:
+    """Write a file whole or not at all: ``write(f)`` fills a temporary file in the same folder, which
+    then takes ``path``'s place in one rename; a failure leaves ``path`` as it was."""
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def image_format(path: str) -> str:
+    """Pillow's format for ``path``'s extension."""
+    from PIL import Image
+
+    Image.init()
+    return Image.registered_extensions().get(os.path.splitext(path)[1].lower(), "")
+
+
 def write_image(path: str, rgb, alpha=None) -> None:
-    """uint8 H×W×3 (+ alpha of any size, resized to the image) -> PNG/JPEG/...; JPEG drops alpha."""
+    """uint8 H×W×3 (+ alpha of any size, resized to the image) -> PNG/JPEG/..., whole or not at all;
+    formats without alpha (JPEG...) drop it."""
     import numpy as np
     from PIL import Image
 
     from ..service.convert import resize_gray
 
+    fmt = image_format(path)
+    pic = Image.fromarray(rgb, "RGB")
+    if alpha is not None and _saves(fmt, "RGBA"):
+        pic = Image.fromarray(np.dstack([rgb, resize_gray(alpha, rgb.shape[:2])]), "RGBA")
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        if alpha is not None and not path.lower().endswith((".jpg", ".jpeg")):
-            Image.fromarray(np.dstack([rgb, resize_gray(alpha, rgb.shape[:2])]), "RGBA").save(path)
-        else:
-            Image.fromarray(rgb, "RGB").save(path)
-    except OSError as e:
-        raise CliError(f"cannot write {path} ({e.strerror or e})") from None
+        write_atomically(path, lambda f: pic.save(f, format=fmt))
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot write {path} ({getattr(e, 'strerror', None) or e})") from None
+
+
+def _saves(fmt: str, mode: str) -> bool:
+    """Whether Pillow writes a ``mode`` image in format ``fmt`` (tried on 4×4 pixels in memory)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        Image.new(mode, (4, 4)).save(io.BytesIO(), format=fmt)
+        return True
+    except Exception:  # noqa: BLE001 - any failure (no writer, a mode it lacks, a stub handler) is a "no"
+        return False
 
 
 def check_output_path(path: str) -> None:
-    """Refuse an output of an unknown image type (no side effects: call it first)."""
+    """Refuse an output of an image type Pillow cannot write in colour (no side effects: call it first)."""
     from PIL import Image
 
-    Image.init()
     ext = os.path.splitext(path)[1].lower()
-    if ext not in Image.registered_extensions():
+    fmt = image_format(path)
+    if not fmt:
         raise CliError(f"cannot write {path}: unknown image type {ext or '(no extension)'}; use .png or .jpg")
+    if fmt not in Image.SAVE or not _saves(fmt, "RGB"):
+        raise CliError(f"cannot write {path}: Pillow cannot write a colour image as {ext} ({fmt}); use .png or .jpg")
+
+
+def check_files(outputs: dict, inputs) -> None:
+    """Refuse, before any work, outputs that would destroy something: ``outputs`` {what: path} (None:
+    not asked for) against each other and against ``inputs`` (the paths read); an existing output that
+    is not a regular file (a folder, a FIFO, a device); a name longer than its folder allows."""
+    seen = [(f"the {what}", p) for what, p in inputs]
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        absolute = os.path.abspath(path)
+        name_max = _name_max(os.path.dirname(absolute))
+        if len(os.fsencode(os.path.basename(absolute))) > name_max:
+            raise CliError(f"cannot write the {what} {path}: the name is longer than {name_max} bytes")
+        if os.path.exists(absolute) and not os.path.isdir(absolute) and not stat.S_ISREG(os.stat(absolute).st_mode):
+            raise CliError(f"cannot write the {what} {path}: it is not a regular file")
+        for other_what, other in seen:
+            if _same_file(absolute, other):
+                raise CliError(f"the {what} {path} is the same file as {other_what}: choose another name")
+        seen.append((f"the {what}", path))
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:                   # one of them does not exist yet: the same name is the same file
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _name_max(folder: str) -> int:
+    while folder and not os.path.isdir(folder):
+        folder = os.path.dirname(folder)
+    try:
+        return os.pathconf(folder or ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def check_writable(path: str, what: str = "output", folder: bool = False) -> None:
@@ -285,9 +375,11 @@ def check_writable(path: str, what: str = "output", folder: bool = False) -> Non
 
 
 def write_report(path: str, report: dict) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
+    """The JSON report, whole or not at all."""
+    try:
+        write_atomically(path, lambda f: f.write(json.dumps(report, indent=2).encode("utf-8")))
+    except OSError as e:
+        raise CliError(f"cannot write the report {path} ({e.strerror or e})") from None
 
 
 # ---- progress ------------------------------------------------------------------------------------

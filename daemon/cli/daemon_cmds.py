@@ -145,11 +145,14 @@ def format_status(st: dict) -> str:
     run = q.get("running")
     waiting = q.get("waiting") or []
     jobs = st.get("jobs") or {}
+    others = q.get("others") or {}
     if run:
         pct = 100.0 * run.get("done", 0) / run["job_total"] if run.get("job_total") else 0.0
         qs = f"running {run['job']} ({pct:.0f}%, {run.get('running_s', 0):.0f} s)"
     else:
-        qs = "idle"
+        qs = "running another user's job" if others.get("running") else "idle"
+    if others.get("waiting"):
+        qs += f", {others['waiting']} of other users waiting"
     lines.append(f"queue: {qs}, {len(waiting)} waiting; jobs done {jobs.get('done', 0)}, cancelled "
                  f"{jobs.get('cancelled', 0)}, dropped {jobs.get('dropped', 0)}, failed {jobs.get('failed', 0)}")
     c = st.get("cache") or {}

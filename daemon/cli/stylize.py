@@ -20,7 +20,7 @@ from typing import Optional
 
 from .. import __version__
 from .common import (ENDPOINT_HELP, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, CliError, ProgressBar,
-                     add_model_args, check_output_path, check_writable, endpoint_of, err, finite_float, float_list, memory_size,
+                     add_model_args, check_files, check_output_path, check_writable, endpoint_of, err, finite_float, float_list, memory_size,
                      model_spec, non_negative_int,
                      positive_int, progress_text, read_image, read_mask, resolve_weights, whole_number, write_image, write_report)
 
@@ -34,6 +34,7 @@ def _option_flags() -> dict:
     default and (unless given here) its type come from the field itself."""
     from ..engine.options import COLOR_MODES, GUIDANCE_MODES, HISTOGRAM_METHODS, OPTIMIZERS, PROPAGATION_MODES
     from ..engine.presets import ALONE_STEPS, COARSE_EDGE_MIN, PRESETS, WORKING_SIZE
+    from ..engine.scale import MIX_CUTS
 
     def preset(name):
         return "(default from --quality: " + ", ".join(f"{q} {p[name]}" for q, p in PRESETS.items() if name in p) + ")"
@@ -41,9 +42,9 @@ def _option_flags() -> dict:
              + ", ".join(f"{q} {n}" for q, n in ALONE_STEPS.items()) + " steps")
 
     return {
-        "init": ("images", "content (in full colour with one style and no regions: recoloured to the style's "
-                 "colours first) | noise | last (start from the daemon's last result for this content, "
-                 "resampled and re-masked: a quick re-run after changing a setting) | PATH of a starting image", {}),
+        "init": ("images", "content (the papers' start) | noise | last (start from the daemon's last result for "
+                 "this content, resampled and re-masked: a quick re-run after changing a setting, --warm-steps) | "
+                 "PATH of a starting image (its structure is kept: no coarse levels)", {}),
         "size": ("size and steps", "long edge of the output in pixels", dict(type=positive_int)),
         "steps": ("size and steps", f"optimisation steps at the working size {preset('steps')[:-1]}{alone})",
                   dict(type=non_negative_int)),
@@ -56,6 +57,8 @@ def _option_flags() -> dict:
                          f"(default from --quality: {WORKING_SIZE})", dict(type=non_negative_int, metavar="PX")),
         "finish_steps": ("size and steps", "steps of the first finishing level, halved at each further one "
                          f"{preset('finish_steps')}", dict(type=non_negative_int)),
+        "warm_steps": ("size and steps", "steps at the working size of a warm start (--init last) "
+                       "(default: a quarter of --steps, at least 15)", dict(type=non_negative_int)),
         "content_weight": ("loss", "alpha, weight of the content loss", {}),
         "style_weight": ("loss", "beta, weight of the style loss", {}),
         "style_blend": ("loss", "weights of the style images (default equal)", dict(type=float_list, metavar="W,W,...")),
@@ -71,6 +74,8 @@ def _option_flags() -> dict:
         "scale_mix": ("scale control", "use the mix of two --style images: coarse structure of COARSE, fine "
                       "texture of FINE", dict(nargs=2, type=whole_number, metavar=("COARSE", "FINE"))),
         "mix_steps": ("scale control", "steps of the style mixing (default: --steps)", dict(type=non_negative_int)),
+        "mix_cut": ("scale control", "the deepest layer the fine style sets in the mix (default: by size, the "
+                    "authors' rule: relu2_1 at 512 px, relu4_1 at 1024 px)", dict(choices=MIX_CUTS)),
         "optimizer": ("optimiser", "lbfgs | adam", dict(choices=OPTIMIZERS)),
         "lbfgs_history": ("optimiser", "L-BFGS history length", dict(type=positive_int)),
         "learning_rate": ("optimiser", "Adam step in 0-255 pixel units", {}),
@@ -137,6 +142,9 @@ def add_stylize_args(p) -> None:
     g.add_argument("--preview-dir", help="save an intermediate image every few steps into this folder")
     g.add_argument("--preview-every", type=positive_int, default=10, help="steps between previews (default 10)")
     g.add_argument("--report", help="write a JSON report (options, steps and time per level, losses, device)")
+    g.add_argument("--keep-partial", action="store_true",
+                   help="when the daemon stops before the job ends, still write the image so far over --output "
+                        "(otherwise nothing is written; Ctrl-C always writes the image so far)")
     g.add_argument("--local", action="store_true", help="run in this process instead of the daemon")
     add_model_args(p)
     p.add_argument("--endpoint", default=None, help=ENDPOINT_HELP)
@@ -177,9 +185,11 @@ class Job:
     preview_dir: Optional[str] = None
     preview_every: int = 10
     names: dict = field(default_factory=dict)
+    last: bool = False                  # --init last: the daemon's kept result for this content
 
 
-def _parse_region(spec: str, n_styles: int):
+def _parse_region(spec: str, n_styles: int, read: list):
+    """A --region flag -> an engine Region; the mask files it reads are added to ``read``."""
     from ..engine import Region
 
     if "=" not in spec:
@@ -193,6 +203,9 @@ def _parse_region(spec: str, n_styles: int):
     if not 0 <= index < n_styles:
         raise CliError(f"--region {spec!r}: style index {index} is out of range "
                        f"(there are {n_styles} --style images, numbered from 0)")
+    read.append(("region mask", mask_path))
+    if style_mask_path:
+        read.append(("style mask", style_mask_path))
     return Region(content_mask=read_mask(mask_path, "region mask"), style=index,
                   style_mask=read_mask(style_mask_path, "style mask") if style_mask_path else None)
 
@@ -208,17 +221,22 @@ def build_job(args) -> Job:
         args.weights = resolve_weights(args.weights)
     content, alpha = read_image(args.content, "content image")
     styles = [read_image(p, "style image")[0] for p in args.style]
-    regions = [_parse_region(spec, len(styles)) for spec in args.region or []]
+    read = [("content image", args.content)] + [("style image", p) for p in args.style]
+    regions = [_parse_region(spec, len(styles), read) for spec in args.region or []]
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TransferOptions)
              if getattr(args, f.name, None) is not None}
-    init_image = None
-    if given.get("init") not in (None, *INIT_MODES):
+    init_image, last = None, given.get("init") == "last"
+    if last:                                   # the submit field init: "last", not an engine option
+        given["init"] = "content"
+    elif given.get("init") not in (None, *INIT_MODES):
         init_image = read_image(given["init"], "initial image")[0]
+        read.append(("initial image", given["init"]))
         given["init"] = "content"
     base = TransferOptions()
     base = apply_preset(base, args.quality, given.get("size", base.size), content.shape[:2])
     options = dataclasses.replace(base, **given)
     options.validate(len(styles), content.shape[:2])
+    check_files({"output": args.output, "report": args.report}, read)   # nothing of the user's destroyed
     check_writable(args.output, "output")       # before the job: nothing computed is then lost
     if args.report:
         check_writable(args.report, "report")
@@ -227,7 +245,7 @@ def build_job(args) -> Job:
     return Job(content=content, content_alpha=alpha, styles=styles, regions=regions, init_image=init_image,
                options=options, output=args.output, report=args.report, preview_dir=args.preview_dir,
                preview_every=args.preview_every,
-               names={"content": args.content, "styles": list(args.style)})
+               names={"content": args.content, "styles": list(args.style)}, last=last)
 
 
 # ---- stylize -------------------------------------------------------------------------------------
@@ -291,10 +309,9 @@ def run_local(job: Job, args) -> int:
     from ..engine import load_model, stylize
 
     about = {}
-    if job.options.init == "last":   # no daemon, no kept results: the content, and say so
+    if job.last:   # no daemon, no kept results: the content, and say so
         sys.stderr.write("note: --init last needs the daemon's kept results; --local starts from the content\n")
-        job.options = dataclasses.replace(job.options, init="content")
-        about["init"] = "content (--local keeps no earlier results)"
+        about["init"] = "content"
     bar = ProgressBar()
     model = load_model(model_spec(args))
     if job.preview_dir:
@@ -318,7 +335,7 @@ def run_local(job: Job, args) -> int:
                          init_image=job.init_image, callback=callback, should_stop=should_stop,
                          memory_budget=getattr(args, "memory_budget", None))
     bar.close()
-    return finish(job, result.image, result.report, result.cancelled, t0, mode="local", **about)
+    return finish(job, result.image, result.report.as_dict(), result.cancelled, t0, mode="local", **about)
 
 
 def _daemon_args(args) -> list:
@@ -335,11 +352,12 @@ def run_remote(job: Job, args) -> int:
     """``stylize`` through the daemon at args.endpoint, starting it (detached) when none answers."""
     from shared.client import DaemonClient, DaemonError, ensure_daemon
     from ..service.convert import image_to_rgb, submit_fields
+    from ..service.server import INSTALL
 
     endpoint = endpoint_of(args)
     t0 = time.perf_counter()
     try:
-        info = ensure_daemon(endpoint, sys.executable, timeout=180.0, extra_args=_daemon_args(args))
+        info = ensure_daemon(endpoint, sys.executable, timeout=180.0, extra_args=_daemon_args(args), install=INSTALL)
     except DaemonError as e:
         err(e.message)
         return EXIT_ERROR
@@ -356,7 +374,7 @@ def run_remote(job: Job, args) -> int:
             c.hello("neural-style cli")
             fields = submit_fields(job.content, job.styles, job.options, job.content_alpha, job.regions,
                                    job.init_image, preview=bool(job.preview_dir))
-            if job.options.init == "last":   # the daemon's last result for this content
+            if job.last:   # the daemon's last result for this content
                 fields["init"] = "last"
             job_id = c.submit(label=os.path.basename(job.output), memory_budget=getattr(args, "memory_budget", None),
                               **fields)
@@ -386,9 +404,13 @@ def run_remote(job: Job, args) -> int:
     if result.get("type") == "error":
         err(result.get("message", "the daemon failed"))
         return EXIT_BAD_INPUT if result.get("code") in BAD_INPUT_CODES else EXIT_ERROR
+    report = result.get("report") or {}
+    if report.get("stopped_by") == "daemon" and not args.keep_partial:
+        err(f"the daemon at {endpoint} stopped before the job finished ({report.get('steps_done', 0)} steps "
+            f"done); nothing was written (--keep-partial writes the image so far)")
+        return EXIT_ERROR
     rgb, _alpha = image_to_rgb(result["image"])
-    return finish(job, rgb, result.get("report") or {}, bool(result.get("cancelled")), t0,
-                  mode="daemon", endpoint=endpoint)
+    return finish(job, rgb, report, bool(result.get("cancelled")), t0, mode="daemon", endpoint=endpoint)
 
 
 def _on_event(ev: dict, job: Job, bar: ProgressBar) -> Optional[dict]:
@@ -421,6 +443,7 @@ def cmd_mix_styles(args) -> int:
     check_output_path(args.output)
     coarse, _ = read_image(args.coarse, "coarse style image")
     fine, _ = read_image(args.fine, "fine style image")
+    check_files({"output": args.output}, [("coarse style image", args.coarse), ("fine style image", args.fine)])
     check_writable(args.output, "output")
     model = load_model(model_spec(args))
     bar = ProgressBar()

@@ -13,14 +13,14 @@ stops the run, returning the current image with ``result.cancelled = True``.
 """
 from .cache import TargetCache
 from .errors import BadInput, EmptyRegion, EngineError, OutOfMemory, WeightsUnavailable
-from .options import ModelSpec, Progress, Region, TransferOptions, TransferResult
+from .options import ModelSpec, Progress, Region, Report, TransferOptions, TransferResult
 from .presets import PRESETS, apply_preset
 from .transfer import mix_styles, objective, stylize, warm_up
 from .vgg import Model, load_model, resolve_device
 
 __all__ = [
     "BadInput", "EmptyRegion", "EngineError", "OutOfMemory", "WeightsUnavailable",
-    "ModelSpec", "Progress", "Region", "TransferOptions", "TransferResult",
+    "ModelSpec", "Progress", "Region", "Report", "TransferOptions", "TransferResult",
     "PRESETS", "apply_preset", "TargetCache",
     "Model", "load_model", "resolve_device", "mix_styles", "objective", "stylize", "warm_up",
 ]

@@ -18,15 +18,15 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import BadInput
-from .scale import MIN_SIDE, fit_long_edge
+from .scale import MIN_SIDE, MIX_CUTS, fit_long_edge
 
 COLOR_MODES = ("full", "luminance", "histogram")
 HISTOGRAM_METHODS = ("chol", "pca", "ot")
 GUIDANCE_MODES = ("gram", "sums")
 PROPAGATION_MODES = ("simple", "inside", "all")
-# or an image array passed as ``init_image``. "last": the caller's last result for this content (the
-# daemon's kept results, resolved before the engine into ``init_image``); given none, the content.
-INIT_MODES = ("content", "noise", "last")
+# or an image array passed as ``init_image`` (the daemon's "last", its kept result for this content, is
+# the submit field ``init``, resolved by the service into an ``init_image``: the engine keeps nothing).
+INIT_MODES = ("content", "noise")
 OPTIMIZERS = ("lbfgs", "adam")
 POOLING_MODES = ("avg", "max")
 
@@ -38,8 +38,8 @@ SIZE_MIN = MIN_SIDE                # VGG-19 pools four times before relu5_1
 SIZE_MAX = 16384                   # long edge; what fits in memory is decided later (service.memory)
 STEPS_MAX = 100_000                # the paper's results take 500-1000; 100k at 16 px is still ~hours
 LEVELS_MAX = (SIZE_MAX // MIN_SIDE).bit_length()  # 11: halving 16384 ten times gives 16 px
-LEVELS_ALWAYS_ALLOWED = 3          # the quality presets' most (presets.PRESETS["high"]): levels below
-                                   # MIN_SIDE are dropped silently up to this many (scale.pyramid_sizes)
+LEVELS_ALWAYS_ALLOWED = 3          # levels below MIN_SIDE are dropped silently up to this many
+                                   # (scale.pyramid_sizes): more than any quality preset runs
 LBFGS_HISTORY_MAX = 1000           # each remembered step keeps two image-sized vectors
 STYLE_SCALE_MAX = 16.0             # style pixels relative to the output's
 STYLE_PIXELS_MAX = SIZE_MAX ** 2   # size² × style scale: no style image larger than the largest output
@@ -53,7 +53,7 @@ RANGES = {  # for the docs and the tests: option -> (lowest, highest)
     "coarse_steps": (0, STEPS_MAX), "mix_steps": (0, STEPS_MAX), "content_weight": (0, WEIGHT_MAX),
     "style_weight": (0, WEIGHT_MAX), "style_scale": (0, STYLE_SCALE_MAX), "learning_rate": (0, LEARNING_RATE_MAX),
     "lbfgs_history": (1, LBFGS_HISTORY_MAX), "seed": (0, SEED_MAX), "guide_grow": (-GUIDE_GROW_MAX, GUIDE_GROW_MAX),
-    "working_size": (0, SIZE_MAX), "finish_steps": (0, STEPS_MAX),
+    "working_size": (0, SIZE_MAX), "finish_steps": (0, STEPS_MAX), "warm_steps": (0, STEPS_MAX),
     "tile": (0, SIZE_MAX),   # and 1-15 refused: 0 = automatic, else at least the 16-px pooling grid
 }
 
@@ -88,11 +88,11 @@ class TransferOptions:
     steps: int = 200                 # optimisation steps at the final size
     levels: int = 1                  # coarse-to-fine pyramid levels (1 = single scale)
     coarse_steps: Optional[int] = None  # steps at each coarser level (None = same as steps)
-    # alpha: weight of the content loss (relu4_2). 30, not the paper's 1: the paper used a VGG whose
-    # weights were normalised to unit mean activations; with the original unnormalised weights and
-    # average pooling, alpha = 1 leaves little of the content at 256-512 px (checked by eye on
-    # examples/chelsea.png with starry_night.jpg: 1 and 4 lost the cat, 30 kept it, 200 was timid).
-    content_weight: float = 30.0
+    # alpha: weight of the content loss (relu4_2). The authors' 1: with the same network (the original
+    # VGG-19, average pooling), the same losses and their 1e3/C² layer weights, alpha = 1 is what their
+    # notebooks ran for the papers' figures, and the standard preset then comes within 1.4x of their
+    # 500-step style loss; 30 kept houses and water photographic (BENCHMARKS.md, "The paper's look").
+    content_weight: float = 1.0
     style_weight: float = 1.0        # beta: weight of the style loss (layer weights 1e3/C^2 inside)
     style_blend: Optional[list] = None  # weights of the style images (None = equal)
     style_scale: float = 1.0         # style image pixel count relative to the output's
@@ -104,7 +104,8 @@ class TransferOptions:
     global_guide: bool = False       # add the 2017 paper's constant global guidance channel
     scale_mix: Optional[list] = None  # [coarse, fine] style indices: mix them into one style
     mix_steps: Optional[int] = None  # steps of the style-mixing optimisation (None = steps)
-    init: str = "content"            # content | noise | last (an image array goes in init_image)
+    mix_cut: Optional[str] = None    # the deepest layer the fine style sets (scale.MIX_CUTS; None = by size)
+    init: str = "content"            # content | noise (an image array goes in init_image)
     seed: int = 0
     optimizer: str = "lbfgs"         # lbfgs | adam
     lbfgs_history: int = 20
@@ -117,6 +118,7 @@ class TransferOptions:
     # working size. The quality presets set both.
     working_size: int = 0
     finish_steps: int = 0
+    warm_steps: Optional[int] = None  # steps at the working level of a warm start (None: ``plan.warm_steps``)
 
     # ---- validation -------------------------------------------------------------------------
     def validate(self, n_styles: int, content_hw: Optional[Tuple[int, int]] = None) -> None:
@@ -149,6 +151,8 @@ class TransferOptions:
             _int_in("coarse steps", self.coarse_steps, 0, STEPS_MAX)
         if self.mix_steps is not None:
             _int_in("mix steps", self.mix_steps, 0, STEPS_MAX)
+        if self.warm_steps is not None:
+            _int_in("warm steps", self.warm_steps, 0, STEPS_MAX)
         _number_in("content weight", self.content_weight, 0, WEIGHT_MAX)
         _number_in("style weight", self.style_weight, 0, WEIGHT_MAX)
         _number_in("style scale", self.style_scale, 0, STYLE_SCALE_MAX, low_open=True)
@@ -187,6 +191,8 @@ class TransferOptions:
         _choice("guidance", self.guidance, GUIDANCE_MODES)
         _choice("propagation", self.propagation, PROPAGATION_MODES)
         _choice("init", self.init, INIT_MODES)
+        if self.mix_cut is not None:
+            _choice("mix cut", self.mix_cut, MIX_CUTS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _flag("global guide", self.global_guide)
         _flag("fast", self.fast)
@@ -243,10 +249,34 @@ class Progress:
 
 
 @dataclass
+class Report:
+    """What the engine did, filled by ``stylize`` (docs/protocol.md, ``result``'s ``report``); the
+    service extends it (``service.worker.JobReport``). ``as_dict`` is its JSON form, without the
+    fields that do not apply (None)."""
+
+    options: dict                        # the TransferOptions run (to_dict)
+    model: dict                          # Model.describe()
+    device: str
+    regions: int
+    plan: dict                           # the JobPlan run (describe)
+    levels: list = field(default_factory=list)   # per level: its plan, seconds, targets_seconds, seconds_per_step
+    start: str = ""                      # the first level's start (transfer.START_KINDS)
+    mix: Optional[dict] = None           # the style mix's level, cut layer and seconds (scale mixing)
+    losses: Optional[dict] = None        # content, style, total (and per region) at the end; None when stopped
+    cache: dict = field(default_factory=dict)    # this job's target-cache hits and misses
+    cancelled: bool = False
+    steps_done: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass
 class TransferResult:
     image: np.ndarray       # uint8 H×W×3
     cancelled: bool
-    report: dict            # options used, per-level steps and time, final losses, device, cache use
+    report: Report
 
 
 @dataclass

@@ -16,9 +16,16 @@ steps (halved at each further doubling: ``finish_steps``) of the finishing objec
 (``finishing``: the fine style layers). So an output at a layer's own pixels costs a few cheap steps
 per doubling on top of a working-size job, instead of a blurred upscale of a small one.
 
-A warm start (``warm``: the job starts from a kept result of the same content, after a small change) is
-already at the final structure: it skips the coarse levels and starts at the working level (the final
-level when there are no finishing levels), with the steps asked: the rule, written once here.
+Where a job starts decides which levels it runs (``start``, the rule written once here):
+
+- ``"content"``: from the content (or noise): the whole pyramid.
+- ``"warm"``: from a kept result of the same content after a small change (the daemon's ``init:
+  "last"``, the live preview re-rendering its own picture). It is already at the final structure: no
+  coarse levels, and ``warm_steps`` at the working level (the option, else a quarter of ``steps``, at
+  least ``WARM_MIN_STEPS``: BENCHMARKS.md, "Warm re-runs").
+- ``"image"``: from an image given with the job (a result continued in GIMP, ``--init PATH``): its
+  structure is kept too, so no coarse levels, and ``steps`` at the working level (the artist asked
+  for more steps).
 """
 from __future__ import annotations
 
@@ -35,6 +42,9 @@ from .scale import fit_long_edge, mix_cut_layer, pyramid_sizes, style_size
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS
 
 Size = Tuple[int, int]
+STARTS = ("content", "warm", "image")
+WARM_SHARE = 0.25          # a warm start's steps: a quarter of a cold run's...
+WARM_MIN_STEPS = 15        # ...and at least this many (the live preview's re-renders: a quarter of its 60)
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,7 @@ class JobPlan:
 
     levels: Tuple[LevelPlan, ...]
     peak_bytes: int
-    warm: bool = False
+    start: str = "content"             # STARTS
 
     @property
     def transfer_levels(self) -> List[LevelPlan]:
@@ -93,7 +103,7 @@ class JobPlan:
 
     def describe(self) -> dict:
         return {"levels": [l.describe() for l in self.levels], "peak_bytes": self.peak_bytes,
-                "total_steps": self.total_steps, "warm": self.warm}
+                "total_steps": self.total_steps, "start": self.start}
 
 
 def finishing_count(size: int, working_size: int) -> int:
@@ -121,10 +131,12 @@ def level_sizes(h: int, w: int, options: TransferOptions) -> Tuple[List[Size], i
 
 
 def plan_job(content_hw: Size, options: TransferOptions, style_hws: Sequence[Size], device,
-             memory_budget: Optional[int] = None, regions: int = 0, warm: bool = False) -> JobPlan:
+             memory_budget: Optional[int] = None, regions: int = 0, start: str = "content") -> JobPlan:
     """The plan of a job on an h×w content (module docstring). ``style_hws``: the style images'
-    sizes (h, w), as given; ``warm``: the job starts from a kept result (no coarse levels). A budget
+    sizes (h, w), as given; ``start``: where the job starts (``STARTS``, module docstring). A budget
     too small for a level even in tiles is a BadInput, before any work."""
+    if start not in STARTS:
+        raise ValueError(f"start must be one of {STARTS} (got {start!r})")
     h, w = content_hw
     device = torch.device(device)
     o = options
@@ -140,7 +152,7 @@ def plan_job(content_hw: Size, options: TransferOptions, style_hws: Sequence[Siz
     if o.scale_mix:
         a, b = o.scale_mix
         mix_size = style_size(styles[a], sizes[top_full], o.style_scale)
-        cut = mix_cut_layer(*mix_size)
+        cut = o.mix_cut or mix_cut_layer(*mix_size)
         mix_layers = tuple(l for l in STYLE_LAYERS if l <= cut)
         levels.append(level(mix_size, o.steps if o.mix_steps is None else o.mix_steps, "mix", mix_layers,
                             [mix_size, style_size(styles[b], mix_size, 1.0)]))
@@ -150,14 +162,22 @@ def plan_job(content_hw: Size, options: TransferOptions, style_hws: Sequence[Siz
         if i < top_full:
             role, steps, layers = "coarse", coarse, _full_layers(o)
         elif i == top_full:
-            role, steps, layers = "working", o.steps, _full_layers(o)
+            role, steps, layers = "working", warm_steps(o) if start == "warm" else o.steps, _full_layers(o)
         else:
             role, steps, layers = "finishing", finish_steps(o.finish_steps, i - top_full), finishing_layers()
         levels.append(level(size, steps, role, layers, [style_size(s, size, o.style_scale) for s in styles]))
-    if warm:   # a small change from a kept result: already at the final structure
+    if start != "content":   # a kept result or a given image: already at the final structure
         levels = [l for l in levels if l.role != "coarse"]
     peak = max(_level_bytes(l, o, device, regions) for l in levels)
-    return JobPlan(tuple(levels), peak, warm)
+    return JobPlan(tuple(levels), peak, start)
+
+
+def warm_steps(options: TransferOptions) -> int:
+    """The working level's steps on a warm start: the option ``warm_steps``, else ``WARM_SHARE`` of
+    ``steps``, at least ``WARM_MIN_STEPS`` (never more than ``steps``)."""
+    if options.warm_steps is not None:
+        return options.warm_steps
+    return min(options.steps, max(WARM_MIN_STEPS, round(options.steps * WARM_SHARE)))
 
 
 def finish_steps(first: int, k: int) -> int:

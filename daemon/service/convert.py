@@ -79,6 +79,9 @@ def options_from_dict(d: dict, content_hw: Tuple[int, int]) -> TransferOptions:
     if not isinstance(d, dict):
         raise BadInput(f"options must be an object of name: value (got {type(d).__name__})")
     d = dict(d)
+    if d.get("init") == "last":     # one wire spelling: the submit field, beside the options
+        raise BadInput('init "last" is a field of submit (init: "last"), not an option: the options\' init '
+                       'is content or noise')
     quality = d.pop("quality", None)
     if "size" in d and _is_zero(d["size"]):
         d["size"] = max(content_hw)
@@ -92,7 +95,7 @@ def options_from_dict(d: dict, content_hw: Tuple[int, int]) -> TransferOptions:
         base = apply_preset(base, quality, d.get("size", base.size), content_hw)
     merged = {**base.to_dict(), **d}
     opts = TransferOptions.from_dict(merged)
-    for name in ("size", "steps", "levels", "coarse_steps", "mix_steps", "seed", "guide_grow", "lbfgs_history", "tile",
+    for name in ("size", "steps", "levels", "coarse_steps", "mix_steps", "warm_steps", "seed", "guide_grow", "lbfgs_history", "tile",
                  "working_size", "finish_steps"):
         setattr(opts, name, _whole(getattr(opts, name)))
     if isinstance(opts.scale_mix, list):

@@ -43,11 +43,13 @@ class Job:
     request: dict                      # the decoded submit fields (ImageData/MaskData inside)
     label: str = ""                    # clean_label'd
     nbytes: int = 0                    # the bytes of its images, held while it waits
+    owner: str = ""                    # who it belongs to (server.owner_of): its kept result, its details
     created: float = field(default_factory=time.monotonic)
     started: Optional[float] = None
     state: str = "queued"              # queued | running | done
     cancel: threading.Event = field(default_factory=threading.Event)
     dropped: bool = False              # its client vanished: nothing more is sent
+    shutdown: bool = False             # cancelled because the daemon is stopping, not by its client
     done_steps: int = 0
     total_steps: int = 0
 

@@ -12,8 +12,10 @@ The whole policy is here, the size floor computed in one place (``size_floor``):
 - ``after_oom`` (an out-of-memory while the job ran): on a GPU, 0.7× the size down to the floor,
   then the CPU (checked against the CPU plan); on the CPU, the floor once; then give up.
 
-Estimates: one estimator, the engine's (``engine.tiling.untiled_bytes`` for a level in one piece,
-``tiled_bytes`` in tiles; ``estimate_bytes`` here is the former), deliberately on the high side. GPU
+Estimates: one source, the job's plan (``engine.plan.plan_job``: each level's bytes in one piece or in
+its tiles, and the job's peak), made here for each size and device tried (``job_plan``,
+``peak_bytes``); the engine runs the same plan, so what is placed here is what runs. The figures
+behind it (``engine.tiling``) are deliberately on the high side. GPU
 figures from the engine's measurements: the backward through relu5_1 saves about 1.5 kB per pixel in
 fp32 (0.9 kB in bf16) with observed peaks 1.8-2.4x that; L-BFGS keeps 2 image-sized vectors per
 remembered step. CPU figures: the growth of a process's peak resident memory (ru_maxrss) over one
@@ -24,6 +26,7 @@ image (1.8 kB per output pixel at style scale 1), about 2x those.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -31,9 +34,7 @@ from typing import Callable, Optional
 import torch
 
 from ..engine import BadInput, EngineError, TransferOptions
-from ..engine import tiling
-from ..engine.scale import fit_long_edge
-from ..engine.vgg import CONTENT_LAYERS, STYLE_LAYERS
+from ..engine.plan import JobPlan, plan_job
 
 MIN_SIDE = 64                     # never plan below this long edge
 MIN_TILE = 128                    # the smallest tile core the automatic plan uses (the halo is 70 px)
@@ -51,11 +52,17 @@ def size_floor(requested: int) -> int:
     return max(MIN_SIDE, int(requested * MIN_FRACTION))
 
 
-def estimate_bytes(h: int, w: int, options: TransferOptions, device: torch.device, regions: int = 0) -> int:
-    """Peak bytes of a job whose top level is h×w run in one piece (style images at style_scale
-    included): the engine's own estimate (``tiling.untiled_bytes``), so the plan here and the
-    engine's tiling agree on what fits."""
-    return tiling.untiled_bytes((h, w), options, device, regions)
+def job_plan(h: int, w: int, options: TransferOptions, size: int, device: torch.device, regions: int = 0,
+             style_hws=(), budget: Optional[int] = None) -> JobPlan:
+    """The plan of this job (content h×w) at long edge ``size`` on ``device``, its levels in one piece
+    (``budget`` None) or tiled to fit ``budget`` bytes (BadInput where even tiles do not)."""
+    return plan_job((h, w), dataclasses.replace(options, size=size), list(style_hws), device, budget, regions)
+
+
+def peak_bytes(h: int, w: int, options: TransferOptions, size: int, device: torch.device, regions: int = 0,
+               style_hws=()) -> int:
+    """Peak bytes of the job at long edge ``size`` with every level in one piece (its plan's peak)."""
+    return job_plan(h, w, options, size, device, regions, style_hws).peak_bytes
 
 
 def free_bytes(device: torch.device) -> Optional[int]:
@@ -105,12 +112,14 @@ def available_bytes(device: torch.device, budget: Optional[int] = None, free: Fr
     return budget or have
 
 
-def largest_size(h: int, w: int, options: TransferOptions, device: torch.device, avail: int) -> int:
-    """The largest long edge (at most the requested one) whose estimate fits in ``avail``; 0 if none."""
+def largest_size(h: int, w: int, options: TransferOptions, device: torch.device, avail: int, regions: int = 0,
+                 style_hws=()) -> int:
+    """The largest long edge (at most the requested one) whose plan fits in ``avail``; 0 if none."""
     lo, hi = 0, options.size
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if estimate_bytes(*fit_long_edge(h, w, mid), options, device) <= avail:
+        need = _peak_at(h, w, options, mid, device, regions, style_hws)
+        if need is not None and need <= avail:
             lo = mid
         else:
             hi = mid - 1
@@ -126,17 +135,16 @@ class Placement:
 
 
 def place(h: int, w: int, options: TransferOptions, device: torch.device, budget: Optional[int] = None,
-         free: FreeFn = free_bytes, regions: int = 0) -> Placement:
-    """Size and device for a job with content h×w so that the estimate fits (in tiles if need be);
-    TooLarge when nothing does."""
+          free: FreeFn = free_bytes, regions: int = 0, style_hws=()) -> Placement:
+    """Size and device for a job with content h×w (style images ``style_hws``) so that its plan fits
+    (in tiles if need be); TooLarge when nothing does."""
     requested = options.size
-    fh, fw = fit_long_edge(h, w, requested)
-    need = estimate_bytes(fh, fw, options, device, regions)
+    need = peak_bytes(h, w, options, requested, device, regions, style_hws)
     avail = available_bytes(device, budget, free)
     if avail is None or need <= avail:
         return Placement(requested, device, None, need)
     short = f"not enough memory on {device} for {requested} px (needs about {_gb(need)}, {_gb(avail)} free)"
-    tiles = _tiles((fh, fw), options, device, avail, regions)
+    tiles = _tiles(h, w, options, device, avail, regions, style_hws)
     if tiles is not None:
         return Placement(requested, device, f"{short} in one piece: working in {tiles}" if tiles else None, avail)
     if device.type != "cpu":
@@ -144,60 +152,78 @@ def place(h: int, w: int, options: TransferOptions, device: torch.device, budget
         size = requested
         while size > floor:
             size = max(floor, int(size * 0.9))
-            est = estimate_bytes(*fit_long_edge(h, w, size), options, device)
-            if est <= avail:
+            est = _peak_at(h, w, options, size, device, regions, style_hws)
+            if est is not None and est <= avail:
                 return Placement(size, device, f"{short}: working at {size} px and scaling the result up to "
                                           f"{requested} px", est)
     cpu = torch.device("cpu")
     cpu_avail = available_bytes(cpu, budget, free) if device.type != "cpu" else avail
     if device.type != "cpu":
-        cpu_need = estimate_bytes(fh, fw, options, cpu)
+        cpu_need = peak_bytes(h, w, options, requested, cpu, regions, style_hws)
         if cpu_avail is None or cpu_need <= cpu_avail:
             return Placement(requested, cpu, f"{short}: running on the CPU instead (slower)", cpu_need)
-        tiles = _tiles((fh, fw), options, cpu, cpu_avail, regions)
+        tiles = _tiles(h, w, options, cpu, cpu_avail, regions, style_hws)
         if tiles is not None:
             return Placement(requested, cpu, f"{short}: running on the CPU instead (slower)" + (f", in {tiles}" if tiles else ""),
-                        cpu_avail)
-    best = largest_size(h, w, options, cpu, cpu_avail)
+                             cpu_avail)
+    best = largest_size(h, w, options, cpu, cpu_avail, regions, style_hws)
     if device.type != "cpu":
-        best = max(best, largest_size(h, w, options, device, avail))
+        best = max(best, largest_size(h, w, options, device, avail, regions, style_hws))
     raise TooLarge(_too_large_message(requested, need, avail, best, budget))
 
 
-def _tiles(size, options: TransferOptions, device: torch.device, avail: Optional[int], regions: int) -> Optional[str]:
-    """Where the level fits ``avail`` in exact tiles, what they are (for the progress text); else None.
-    Tiles under MIN_TILE are declined, and on a GPU a plan that must shorten the L-BFGS history (a
-    smaller size, then the CPU, serve the artist better); on the CPU, where nothing is lowered, a
-    shortened history is taken and said."""
+def _peak_at(h: int, w: int, options: TransferOptions, size: int, device: torch.device, regions: int,
+             style_hws) -> Optional[int]:
+    """``peak_bytes`` at a lowered ``size``; None where the job cannot be planned there (an output
+    under VGG-19's smallest size)."""
+    try:
+        return peak_bytes(h, w, options, size, device, regions, style_hws)
+    except BadInput:
+        return None
+
+
+def _tiles(h: int, w: int, options: TransferOptions, device: torch.device, avail: Optional[int], regions: int,
+           style_hws=()) -> Optional[str]:
+    """Where the job's plan fits ``avail`` with its large levels in exact tiles, what the top tiled level
+    runs in (for the progress text); else None. Tiles under MIN_TILE are declined, and on a GPU a plan
+    that must shorten the L-BFGS history (a smaller size, then the CPU, serve the artist better); on the
+    CPU, where nothing is lowered, a shortened history is taken and said."""
     if avail is None:
         return None
     try:
-        p = tiling.plan(size, CONTENT_LAYERS + STYLE_LAYERS, options, device, avail, regions)
+        plan = job_plan(h, w, options, options.size, device, regions, style_hws, budget=avail)
     except BadInput:
         return None
-    if (p.tiled and p.core < MIN_TILE) or (device.type != "cpu" and p.history is not None):
+    tiled = [l.tiles for l in plan.levels if l.tiles.tiled]
+    if any(p.core < MIN_TILE for p in tiled) or (device.type != "cpu" and any(
+            l.tiles.history is not None for l in plan.levels)):
         return None   # tiny tiles, or on a GPU a shorter L-BFGS memory: a smaller size serves the artist better
-    if not p.tiled:
-        return f"the whole image ({p.note})" if p.note else ""   # fits after all (style targets tiled)
-    return f"{len(p.tiles)} tiles of {p.core} px (the same result, slower per pixel)" + (f"; {p.note}" if p.note else "")
+    top = plan.levels[-1].tiles
+    if not top.tiled:
+        return f"the whole image ({top.note})" if top.note else ""   # fits after all (style targets tiled)
+    return f"{len(top.tiles)} tiles of {top.core} px (the same result, slower per pixel)" + (f"; {top.note}" if top.note else "")
 
 
 def after_oom(h: int, w: int, options: TransferOptions, size: int, device: torch.device,
-              budget: Optional[int] = None, free: FreeFn = free_bytes) -> Optional[Placement]:
+              budget: Optional[int] = None, free: FreeFn = free_bytes, regions: int = 0,
+              style_hws=()) -> Optional[Placement]:
     """What to try after an out-of-memory at ``size`` on ``device``; None = give up."""
     floor = size_floor(options.size)
+
+    def need(at, dev):
+        return _peak_at(h, w, options, at, dev, regions, style_hws) or 0
     if device.type != "cpu" and size > floor:
         size = max(floor, int(size * 0.7))
-        return Placement(size, device, f"retrying at {size} px", estimate_bytes(*fit_long_edge(h, w, size), options, device))
+        return Placement(size, device, f"retrying at {size} px", need(size, device))
     if device.type != "cpu":
         cpu = torch.device("cpu")
-        need = estimate_bytes(*fit_long_edge(h, w, options.size), options, cpu)
+        cpu_need = need(options.size, cpu)
         avail = available_bytes(cpu, budget, free)
-        if avail is not None and need > avail:
+        if avail is not None and cpu_need > avail:
             return None
-        return Placement(options.size, cpu, "retrying on the CPU (slower)", need)
+        return Placement(options.size, cpu, "retrying on the CPU (slower)", cpu_need)
     if size > floor:
-        return Placement(floor, device, f"retrying at {floor} px", estimate_bytes(*fit_long_edge(h, w, floor), options, device))
+        return Placement(floor, device, f"retrying at {floor} px", need(floor, device))
     return None
 
 

@@ -2,7 +2,8 @@
 
 An artist changes a weight, the colour mode or the selection and runs again; the new optimum lies
 close to the last result, not to the photo. The daemon keeps the last result of each recent content
-(``ResultStore``: keyed by the content's pixels, bounded by bytes, least recently used dropped first)
+(``ResultStore``: keyed by its owner, the user a client acts for (``server.owner_of``), and the
+content's pixels, bounded by bytes, least recently used dropped first)
 and a submit with ``init: "last"`` starts from it (``warm_start``): the kept image resampled and
 re-masked to the new regions, its luminance retuned where the run turns luminance-only, by the
 engine's ``engine.warm`` (the maths and its equations live there). The engine gets the result as an

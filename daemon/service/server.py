@@ -22,7 +22,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 import zmq
 
@@ -124,6 +124,7 @@ class Server:
         self.device = resolve_device(config.device)
         self.ctx = zmq.Context()
         self._auth = None
+        self._owner_key: Optional[str] = None   # with CURVE: the z85 key that may stop the daemon
         self.router = self._bind_router()
         self._outbox_addr = f"inproc://outbox-{os.getpid()}-{id(self)}"
         self.outbox = self.ctx.socket(zmq.PULL)
@@ -166,10 +167,13 @@ class Server:
             self._auth = ThreadAuthenticator(self.ctx)
             self._auth.start()
             self._auth.configure_curve(domain="*", location=str(auth_dir))
+            self._owner_key = zmq.auth.load_certificate(str(Path(config.curve_keys) / "client.key"))[0].decode()
             router.curve_publickey = public
             router.curve_secretkey = secret
             router.curve_server = True
         try:
+            if config.endpoint.startswith("ipc://") and _ipc_answers(config.endpoint[len("ipc://"):]):
+                raise zmq.ZMQError(zmq.EADDRINUSE)    # libzmq would take the path over without a word
             router.bind(config.endpoint)
         except zmq.ZMQError as e:
             router.close(0)
@@ -269,23 +273,29 @@ class Server:
                 identity = self.router.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            frames = self._receive_rest()
+            frames, key = self._receive_rest()
             if frames is None:
                 self.sessions.touch(identity)
                 self.counts["bad_messages"] += 1
                 self.error(identity, "too_large", f"the message is over {self.limits.max_message_bytes} bytes "
                                                   f"or {self.limits.max_frames + 1} frames; it was dropped")
                 continue
-            self.handle(identity, frames)
+            self.handle(identity, frames, key)
 
-    def _receive_rest(self) -> Optional[List[bytes]]:
+    def _receive_rest(self):
         """The frames after the identity, counted one by one: over the message limit (bytes or frames)
         the rest is received and let go at once, and None is returned. libzmq has buffered the whole
-        message already (its parts arrive together); this keeps the daemon from copying it."""
+        message already (its parts arrive together); this keeps the daemon from copying it. With CURVE,
+        also the sender's public key (the authenticator's User-Id); else None."""
         frames: Optional[List[bytes]] = []
-        total = 0
+        total, key = 0, None
         while self.router.getsockopt(zmq.RCVMORE):
             frame = self.router.recv(copy=False)
+            if key is None and self._auth is not None:
+                try:
+                    key = frame.get("User-Id")
+                except zmq.ZMQError:
+                    key = None
             if frames is None:
                 continue
             total += len(frame)
@@ -293,7 +303,7 @@ class Server:
                 frames = None
                 continue
             frames.append(frame.bytes)
-        return frames
+        return frames, key
 
     def _close_sockets(self) -> None:
         for s in (getattr(self, "router", None), getattr(self, "outbox", None)):
@@ -331,6 +341,7 @@ class Server:
                 self.error(job.client, "shutting_down", "the daemon is stopping; the job did not run", job=job.id)
         running = self.queue.running
         if running is not None:
+            running.shutdown = True      # its result says the daemon stopped it, not its client
             running.cancel.set()
 
     # ---- leases and idling -------------------------------------------------------------------------
@@ -356,8 +367,9 @@ class Server:
             self.begin_stop(f"idle for {self.config.idle_exit:g} s")
 
     # ---- requests ----------------------------------------------------------------------------------
-    def handle(self, identity: bytes, frames: List[bytes]) -> None:
-        """Validate one message and pass it to its handler; a bad message gets an error reply, no more."""
+    def handle(self, identity: bytes, frames: List[bytes], key: Optional[str] = None) -> None:
+        """Validate one message and pass it to its handler; a bad message gets an error reply, no more.
+        The message's owner (``owner_of``) is who its jobs, kept results and details belong to."""
         self.sessions.touch(identity)
         self.last_activity = time.monotonic()
         try:
@@ -370,6 +382,12 @@ class Server:
             self.error(identity, e.code, e.message, re=_best_effort_id(frames))
             return
         rid = msg.get("id")
+        msg.owner = owner_of(identity, msg.get("session"), key)
+        for job in self.queue.held_by(identity):   # the routing id taken over by someone else: the
+            if job.owner != msg.owner and not job.dropped:     # job's messages no longer go there
+                job.dropped = True
+                job.cancel.set()
+                log.warning("job %s dropped: another client took over its client's connection id", job.id)
         try:
             getattr(self, f"on_{msg.type}")(identity, msg, rid)
         except Exception as e:  # a bug must not take the daemon down
@@ -381,13 +399,13 @@ class Server:
         self.reply(identity, "hello", self.hello_info(), rid)
 
     def on_status(self, identity, msg, rid) -> None:
-        self.reply(identity, "status", self.status_info(identity), rid)
+        self.reply(identity, "status", self.status_info(msg.owner), rid)
 
     def on_heartbeat(self, identity, msg, rid) -> None:
         """The reply lists the ids of this client's jobs the daemon still holds (waiting or running; a
         dropped job is not held even while its cancel finishes) and the daemon's pid, so a client sees at
         once that another daemon answers."""
-        jobs = [j.id for j in self.queue.held_by(identity) if not j.dropped]
+        jobs = [j.id for j in self.queue.held_by(identity) if not j.dropped and j.owner == msg.owner]
         self.reply(identity, "heartbeat", {"jobs": jobs, "pid": os.getpid()}, rid)
 
     def on_estimate(self, identity, msg, rid) -> None:
@@ -432,12 +450,17 @@ class Server:
         self.reply(identity, "estimate", info, rid)
 
     def on_stop(self, identity, msg, rid) -> None:
+        """Only the daemon's owner stops it: any local client without CURVE (the daemon then listens on
+        loopback only), with CURVE the key created beside the daemon's own (``client.key``)."""
+        if self._auth is not None and msg.owner != f"key:{self._owner_key}":
+            self.error(identity, "not_allowed", "only the daemon's owner (its client.key) may stop it", re=rid)
+            return
         self.reply(identity, "stop", {"stopping": True}, rid)
         self.begin_stop("stop asked by a client")
 
     def on_cancel(self, identity, msg, rid) -> None:
         job = self.queue.find(msg.fields["job"])
-        if job is None or job.client != identity:
+        if job is None or job.client != identity or job.owner != msg.owner:
             self.error(identity, "unknown_job", f"there is no job {msg.fields['job']} of yours to cancel "
                                                 f"(it may have finished)", job=msg.fields["job"], re=rid)
             return
@@ -463,8 +486,8 @@ class Server:
         if refused:
             self.error(identity, *refused, re=rid)
             return
-        job = Job(id=new_job_id(), client=identity, request=f, label=clean_label(f.get("label") or ""),
-                  nbytes=nbytes)
+        job = Job(id=new_job_id(), client=identity, owner=msg.owner, request=f,
+                  label=clean_label(f.get("label") or ""), nbytes=nbytes)
         pos = self.queue.put(job)
         self.reply(identity, "accepted", {"job": job.id, "position": pos}, rid)
 
@@ -474,6 +497,7 @@ class Server:
         info = {"protocol": PROTOCOL_VERSION, "daemon_version": __version__, "device": str(self.device),
                 "state": state, "ready": state == "ready", "limits": self.limits.to_dict(),
                 "pid": os.getpid(), "endpoint": self.config.endpoint, "log": str(self.log_path),
+                "install": INSTALL,
                 "lease_s": self.config.lease, "preview_every_s": self.config.preview_every,
                 "curve": self._auth is not None, "presets": sorted(engine.PRESETS),
                 "speed": self.worker.speed.describe(str(self.device))}   # None until the warm-up measured it
@@ -482,15 +506,19 @@ class Server:
             info["device_name"] = torch.cuda.get_device_name(self.device)
         return info
 
-    def status_info(self, client: Optional[bytes] = None) -> dict:
-        """Everything ``status`` shows; labels only of ``client``'s own jobs."""
+    def status_info(self, owner: Optional[str] = None) -> dict:
+        """Everything ``status`` shows: ``owner``'s own jobs in full, of the others only how many."""
         running = self.queue.running
         err = self.worker.model_error
+        waiting = self.queue.waiting()
+        mine = [j for j in waiting if j.owner == owner]
         return {**self.hello_info(),
                 "uptime_s": round(time.time() - self.started, 1),
                 "error": None if err is None else err[1],
-                "queue": {"running": running.summary(running.client == client) if running else None,
-                          "waiting": [j.summary(j.client == client) for j in self.queue.waiting()]},
+                "queue": {"running": running.summary() if running and running.owner == owner else None,
+                          "waiting": [j.summary() for j in mine],
+                          "others": {"running": running is not None and running.owner != owner,
+                                     "waiting": len(waiting) - len(mine)}},
                 "jobs": dict(self.counts), "clients": len(self.sessions),
                 "cache": self.cache.stats(), "results": self.results.stats(), "memory": json_safe(self._memory()),
                 "stopping": self.stopping}
@@ -531,3 +559,35 @@ def serve(config: ServeConfig) -> int:
         raise ServeError(f"cannot write the log {path} ({e.strerror or e}); give --log PATH") from None
     server = Server(config)
     return server.run()
+
+
+INSTALL = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # the project folder
+
+
+def owner_of(identity: bytes, session: Optional[str], key: Optional[str]) -> str:
+    """Who a message is from: its CURVE key where CURVE is on (it cannot be forged), else the session
+    token its client sends (``shared.paths.session_token``: one per user), else (an older client) its
+    connection's routing id."""
+    if key:
+        return f"key:{key}"
+    if session:
+        return f"session:{session}"
+    return f"id:{identity.hex()}"
+
+
+def _ipc_answers(path: str) -> bool:
+    """Whether something listens on the Unix socket at ``path`` (a live daemon): a stale socket file
+    refuses the connection, and only then may a new daemon bind the path."""
+    import socket
+
+    if not os.path.exists(path):
+        return False
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(1.0)
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()

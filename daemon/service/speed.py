@@ -156,14 +156,14 @@ class Speed:
         r = self.get(device)
         return None if r is None else plan_seconds(r, plan)
 
-    def learn(self, device: str, report: dict, plan) -> None:
-        """Update ``device``'s rate from a finished job's report (its "mix" and "levels": steps run and
-        seconds) against ``plan``'s price, per kind of level: the full network's untiled levels teach r,
-        each shallower depth its share s_d, tiled levels k. Cancelled jobs are not used, nor levels
-        under LEARN_MIN_MP."""
-        if report.get("cancelled") or not report.get("steps_done"):
+    def learn(self, device: str, report, plan) -> None:
+        """Update ``device``'s rate from a finished job's ``engine.Report`` (its mix and levels: steps
+        run and seconds) against ``plan``'s price, per kind of level: the full network's untiled levels
+        teach r, each shallower depth its share s_d, tiled levels k. Cancelled jobs are not used, nor
+        levels under LEARN_MIN_MP."""
+        if report.cancelled or not report.steps_done:
             return
-        ran = [l for l in [report.get("mix"), *report.get("levels", [])] if isinstance(l, dict)]
+        ran = [l for l in [report.mix, *report.levels] if isinstance(l, dict)]
         with self._lock:
             r = self._rates.get(_key(device))
             if r is None or len(ran) != len(plan.levels):

@@ -4,10 +4,10 @@ For each job, top-down (``Worker.run_job``):
   1. the model is loaded (``load``; the load is retried on the next job when it failed);
   2. the options are read and validated, and the placement (``memory.place``) chooses size and
      device, or refuses the job (``too_large``), before any image is converted;
-  3. ``init: "last"`` is resolved here, never in the engine (``warm``): the last kept result for this
-     content (``results``), resampled and re-masked to the new regions, becomes the init image, and
-     only the final pyramid level runs; with none kept the job
-     starts from the content and says so (a progress message, the report's ``init``);
+  3. the submit field ``init: "last"`` is resolved here, never in the engine (``warm``): the last kept
+     result for this content (``results``), resampled and re-masked to the new regions, becomes the
+     init image and the job is planned as a warm start (``plan.plan_job``'s ``start``); with none kept
+     the job starts from the content and says so (a progress message, the report's ``init``);
   4. before the first step, a progress message estimates the job's time from the device's measured
      speed (``speed``; ``estimate``), then the engine runs, streaming progress and previews
      (``progress_callback``); an out-of-memory goes to ``memory.after_oom`` for the next try;
@@ -35,7 +35,7 @@ from shared.protocol import PROTOCOL_VERSION, ImageData
 
 from .. import __version__
 from .. import engine
-from ..engine import EngineError, ModelSpec, OutOfMemory, TargetCache, load_model, resolve_device, stylize
+from ..engine import EngineError, ModelSpec, OutOfMemory, Report, TargetCache, load_model, resolve_device, stylize
 from ..engine.plan import JobPlan, layers_to, plan_job
 from ..engine.scale import fit_long_edge
 from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
@@ -48,6 +48,24 @@ SMALL_PREVIEW = 512       # a preview of at most this long edge is sent as often
 log = logging.getLogger("neural_style.daemon")
 
 Send = Callable[[bytes, List[Any]], None]
+
+
+@dataclasses.dataclass
+class JobReport(Report):
+    """The engine's ``Report`` extended by the service (docs/protocol.md, ``result``'s ``report``)."""
+
+    job: str = ""
+    label: str = ""
+    queue_wait_s: float = 0.0
+    run_s: float = 0.0                   # from taking the job to its result, the conversions included
+    fallbacks: List[str] = dataclasses.field(default_factory=list)   # what the placement changed, in words
+    requested_size: int = 0
+    worked_at: Dict[str, Any] = dataclasses.field(default_factory=dict)   # the placed size and device
+    output_size: List[int] = dataclasses.field(default_factory=list)     # [w, h] sent back
+    daemon: Dict[str, Any] = dataclasses.field(default_factory=dict)     # version, protocol, cache, kept results
+    init: Optional[str] = None           # a job that asked for "last": "last" or "content"; an init frame: "image"
+    estimate_s: Optional[float] = None   # the price before it started
+    stopped_by: Optional[str] = None     # a stopped job: "client" (its cancel) or "daemon" (the daemon stopping)
 
 
 class Worker:
@@ -182,10 +200,10 @@ class Worker:
             h, w = content_img.height, content_img.width
             opts = options_from_dict(req["options"], (h, w))
             opts.validate(len(req["styles"]))
-            key = content_key(content_img.data, w, h)
+            key = f"{job.owner}|{content_key(content_img.data, w, h)}"   # each owner's own kept results
             kept, init_said = self.warm(job, opts, key)
-            p = place(h, w, opts, self.model_for(self.device).device, self.job_budget(job),
-                      regions=len(req["regions"]))  # before any allocation
+            p = place(h, w, opts, self.model_for(self.device).device, self.job_budget(job),   # before any allocation
+                      regions=len(req["regions"]), style_hws=[(s.height, s.width) for s in req["styles"]])
             content, alpha = image_to_rgb(content_img)
             styles = [image_to_rgb(s)[0] for s in req["styles"]]
             regions = to_regions(req["regions"])
@@ -195,8 +213,8 @@ class Worker:
             if kept is not None:
                 init = warm_start(kept, content, fit_long_edge(h, w, p.size), regions, opts.color)
             target = fit_long_edge(h, w, opts.size)
-            result, notes, used = self.stylize_planned(job, p, opts, content, styles, regions, init,
-                                                       warm=kept is not None)
+            start = "warm" if kept is not None else ("image" if init is not None else "content")
+            result, notes, used = self.stylize_planned(job, p, opts, content, styles, regions, init, start)
         except EngineError as e:
             self.counts["failed"] += 1
             self.emit(job, "error", {"code": e.code, "message": str(e)})
@@ -206,41 +224,37 @@ class Worker:
         if image.shape[:2] != tuple(target):
             image = resize_rgb(image, target)
         run_s = time.perf_counter() - t0
-        report = dict(result.report)
         self.keep(job, key, result, opts)
-        report.update(job=job.id, label=job.label, queue_wait_s=round(wait_s, 3), run_s=round(run_s, 3),
-                      fallbacks=notes, requested_size=opts.size,
-                      worked_at={k: v for k, v in used.items() if k != "plan"},
-                      output_size=[int(target[1]), int(target[0])],
-                      daemon={"version": __version__, "protocol": PROTOCOL_VERSION, "cache": self.cache.stats(),
-                              "results": self.results.stats()})
-        if init_said is not None:
-            report["init"] = init_said
-        if used.get("plan") is not None:
-            self.speed.learn(str(used.get("device")), result.report, used["plan"])
+        report = JobReport(**vars(result.report), job=job.id, label=job.label, queue_wait_s=round(wait_s, 3),
+                           run_s=round(run_s, 3), fallbacks=notes, requested_size=opts.size,
+                           worked_at={"size": used["size"], "device": used["device"]},
+                           output_size=[int(target[1]), int(target[0])],
+                           daemon={"version": __version__, "protocol": PROTOCOL_VERSION,
+                                   "cache": self.cache.stats(), "results": self.results.stats()},
+                           init=init_said, estimate_s=used["estimate_s"],
+                           stopped_by=("daemon" if job.shutdown else "client") if result.cancelled else None)
+        self.speed.learn(used["device"], result.report, used["plan"])
         status = "dropped" if job.dropped else ("cancelled" if result.cancelled else "done")
         self.counts[status] += 1
-        self.emit(job, "result", {"cancelled": bool(result.cancelled), "report": report},
+        self.emit(job, "result", {"cancelled": bool(result.cancelled), "report": report.as_dict()},
                   image=rgb_to_image(image, alpha))
-        c = report.get("cache", {})
+        c = report.cache
         log.info("job %s %s%s %dx%d -> %dx%d steps %s/%s levels %d on %s: wait %.2f s, run %.2f s; cache style "
                  "%s hit %s miss, content %s hit %s miss%s", job.id, status,
                  f" '{job.label}'" if job.label else "", w, h, target[1], target[0],
-                 report.get("steps_done"), job.total_steps, opts.levels, used.get("device"), wait_s, run_s,
+                 report.steps_done, job.total_steps, opts.levels, used["device"], wait_s, run_s,
                  c.get("style_hits"), c.get("style_misses"), c.get("content_hits"), c.get("content_misses"),
                  ("; " + "; ".join(notes)) if notes else "")
 
     def warm(self, job: Job, opts, key: str) -> Tuple[Optional[Kept], Optional[str]]:
-        """``init: "last"`` (the submit field, or the option): the kept result for this content and what
-        the report's ``init`` says. A warm start is already at the final structure: it runs the final
-        pyramid level only, its ``steps`` (``levels`` and ``coarse_steps`` do not apply). Says which
-        start it is in a progress message. (None, None) when the job did not ask for its last result."""
-        if job.request.get("init") != "last" and opts.init != "last":
+        """The submit field ``init: "last"``: the kept result for this content and what the report's
+        ``init`` says ("last", or "content" when none is kept). Says which start it is in a progress
+        message. (None, None) when the job did not ask for its last result."""
+        if job.request.get("init") != "last":
             return None, None
-        opts.init = "last"
         kept = self.results.get(key)
         if kept is None:
-            said = "content (no earlier result for this content)"
+            said = "content"
             message = "no earlier result for this content: starting from the content"
         else:
             said = "last"
@@ -252,7 +266,7 @@ class Worker:
     def keep(self, job: Job, key: str, result, opts) -> None:
         """This job's image (at the size the engine worked at) as the content's last result; a cancelled
         one too, so nothing the artist did is lost. Nothing when no step ran."""
-        if not result.report.get("steps_done"):
+        if not result.report.steps_done:
             return
         image = np.ascontiguousarray(result.image)
         self.results.put(key, Kept(image=image, options=opts.to_dict(), cancelled=bool(result.cancelled),
@@ -263,7 +277,7 @@ class Worker:
         asked, cap = job.request.get("memory_budget"), self.config.memory_budget
         return min(b for b in (asked, cap) if b) if (asked or cap) else None
 
-    def stylize_planned(self, job: Job, p: Placement, opts, content, styles, regions, init, warm: bool = False):
+    def stylize_planned(self, job: Job, p: Placement, opts, content, styles, regions, init, start="content"):
         """Run the engine at the placed size and device, on the job's plan (``engine.plan.plan_job``: the
         one the estimate prices and the engine runs); after an out-of-memory, ``after_oom`` says what next."""
         h, w = content.shape[:2]
@@ -276,7 +290,7 @@ class Worker:
             model = self.model_for(p.device)
             o = dataclasses.replace(opts, size=p.size)
             avail = available_bytes(p.device, budget)   # tiles where a level would not fit
-            job_plan = plan_job((h, w), o, [s.shape[:2] for s in styles], p.device, avail, len(regions), warm)
+            job_plan = plan_job((h, w), o, [s.shape[:2] for s in styles], p.device, avail, len(regions), start)
             seconds = None
             try:
                 seconds = self.estimate(job, job_plan, p.device)
@@ -286,15 +300,15 @@ class Worker:
                 result = stylize(model, content, styles, o, regions=regions, init_image=init, cache=self.cache,
                                  callback=self.progress_callback(job, job_plan, str(p.device)),
                                  should_stop=job.should_stop, memory_budget=avail, plan=job_plan)
-                if seconds is not None:
-                    result.report["estimate_s"] = round(seconds, 1)
-                return result, notes, {"size": p.size, "device": str(p.device), "plan": job_plan}
+                return result, notes, {"size": p.size, "device": str(p.device), "plan": job_plan,
+                                       "estimate_s": None if seconds is None else round(seconds, 1)}
             except (OutOfMemory, MemoryError, RuntimeError) as e:
                 if isinstance(e, RuntimeError) and not _is_oom(e):
                     raise
                 self.cache.clear()
                 free_device_memory(p.device)
-                nxt = after_oom(h, w, opts, p.size, p.device, budget)
+                nxt = after_oom(h, w, opts, p.size, p.device, budget, regions=len(regions),
+                                style_hws=[s.shape[:2] for s in styles])
                 if nxt is None:
                     raise
                 p = dataclasses.replace(nxt, device=resolve_device(str(nxt.device)))
@@ -324,7 +338,7 @@ class Worker:
         every = asked if psize <= SMALL_PREVIEW else max(cfg.preview_every, asked)
         alpha = image_to_rgb(job.request["content"])[1] if want_preview else None
         start = time.monotonic()
-        state = {"progress": 0.0, "preview": start}
+        state = {"progress": 0.0, "preview": start - every}   # the first step's image at once, then every ``every`` s
         rate = self.speed.get(device) if job_plan is not None else None
         whole = plan_seconds(rate, job_plan) if rate is not None else None
 

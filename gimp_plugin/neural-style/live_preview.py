@@ -6,10 +6,11 @@ The dialog calls ``request(submission)`` on every change of a setting; the newes
 
 - requests closer together than ``debounce`` seconds are one request (a slider being dragged);
 - a running job whose settings are outdated is cancelled (the daemon answers with its image so far);
-- every re-render asks for ``init: "last"``: it starts from the daemon's last result for the same
-  content (the current preview, resampled and re-masked), so a small change needs few steps: a first
-  render runs the preview preset (at the preview's size, at most 384 px, one level of 22 steps), a
-  re-render of the same content 15 steps;
+- a first render of some content runs the preview preset from the photo (at the preview's size, at
+  most 384 px); a re-render of content this preview has already rendered asks for ``init: "last"``,
+  the daemon's kept result (this preview's own picture, resampled and re-masked), and the daemon
+  plans it as a warm start (``plan.plan_job``: fewer steps, no coarse levels). A preview never starts
+  from a picture it did not make: a new dialog's first render is from the photo;
 - the daemon's ``preview`` events (every step: a preview is small) and its result come back as
   ``{"type": "image", ...}`` events, and what runs as ``{"type": "status", "text": ...}``.
 
@@ -25,15 +26,7 @@ from dataclasses import replace
 LONG_EDGE = 384            # the preview's long edge at most
 DEBOUNCE_S = 0.3
 RETRY_S = 2.0
-# The preview's own schedule: the daemon's preview preset for a first render of some content
-# (daemon/engine/presets.py: under 512 px one level of 22 steps), and for a re-render that starts
-# from the last one 15 steps at the preview's size (BENCHMARKS.md, warm re-runs: a quarter of a
-# 300-step cold run's steps lands within 5 % of it; 15 was a quarter of the preview's 60 steps when it
-# was set; against the 22-step first render now: 0.86× its objective after a style-weight change, 1.17×
-# after a colour-mode change, in 65-82 % of its time). The quality the artist chose is what OK renders
-# at full size.
-QUALITY = "preview"
-WARM_STEPS = 15
+QUALITY = "preview"        # the preview's preset; the quality the artist chose is what OK renders
 RETRIED = ("no_daemon", "timeout", "job_lost", "busy", "queue_full", "daemon_failed", "out_of_memory")
 
 
@@ -55,7 +48,7 @@ class LivePreview:
         self.debounce = debounce
         self.retry = retry
         self.steps = steps                  # the preview's steps (None: what the quality says)
-        self.warm = warm                    # start each re-render from the daemon's last result
+        self.warm = warm                    # start each re-render from this preview's last picture
         self.latest = None                  # the newest image shown (ImageData)
         self._rendered = None               # the content the daemon last rendered for us
         self._events = queue.Queue()
@@ -68,7 +61,7 @@ class LivePreview:
 
     # ---- the dialog's side (any thread) ---------------------------------------------------------
     def request(self, submission):
-        """Render ``submission`` (a daemon_link.Submission); replaces any older request."""
+        """Render ``submission`` (a link.Submission); replaces any older request."""
         with self._lock:
             self._serial += 1
             self._wanted = (self._serial, submission, time.monotonic())
@@ -166,20 +159,16 @@ class LivePreview:
         options = dict(submission.options)
         options["size"] = preview_size(options, content.width, content.height, self.long_edge)
         key = (content.width, content.height, hash(bytes(content.data)))
-        again = self.warm and key == self._rendered
+        again = self.warm and key == self._rendered     # this preview's own picture of this content
         for name in ("levels", "steps", "coarse_steps"):
-            options.pop(name, None)       # a first render: the preset's schedule
+            options.pop(name, None)       # the preset's schedule (the daemon's warm rule on a re-render)
         options["quality"] = QUALITY
-        if again:
-            options.update(levels=1, steps=WARM_STEPS)
-        if self.warm:
-            options["init"] = "last"
         if self.steps is not None:
             options["steps"] = self.steps
         sub = replace(submission, options=options, preview=True)
         job = daemon.submit(content=sub.content, styles=sub.styles, regions=sub.regions, options=sub.options,
-                            init=None, preview=True, preview_every=0.1, preview_size=options["size"],
-                            label="live preview")
+                            init="last" if again else None, preview=True, preview_every=0.1,
+                            preview_size=options["size"], label="live preview")
         self._post(type="status", text="Starting...", job=job)
         started, cancelled, first = time.monotonic(), False, True
         for ev in daemon.events(job, timeout=60.0):

@@ -12,13 +12,18 @@ file holds a run function that reads straight down and a PlugIn class that only 
 are the modules beside it (GIMP runs only the file named like its folder, so the folder goes on
 sys.path):
 
+- ``arguments.py``: the one table of the procedure's arguments (declarations, dialog tiers, what is
+  remembered, the daemon options they map to);
 - ``request.py``: the arguments and the image -> a ``Submission`` (what goes to the daemon) and a
   ``ResultPlan`` (the new layer's name and mask);
 - ``gimp_io.py``: GIMP pixel I/O ("R'G'B'A u8" and "Y u8" in, the result and preview layers out);
-- ``dialog.py``: the dialog, GIMP's progress bar, the live preview and the Stop window;
-- ``daemon_link.py``: the daemon conversation through ``shared.client`` (no GIMP): the
-  ``Submission``, starting a daemon when none answers (with the Python named in
-  ``neural-style.json``, written by install.py), following the job's events.
+- ``remember.py``: the settings a result layer carries, and restoring them;
+- ``dialog.py``: the dialog; ``preview_pane.py``: its live preview pane (``live_preview.py``: the
+  pane's daemon worker, no GTK); ``progress.py``: GIMP's progress bar, the canvas preview and the
+  Stop window while a run works;
+- ``link.py``: the daemon conversation through ``shared.client`` (no GIMP): the ``Submission``,
+  starting a daemon when none answers (with the Python named in ``neural-style.json``, written by
+  install.py), following the job's events; ``texts.py``: what the events and estimates say.
 
 Standard library + GObject introspection only; nothing heavy at import time (GIMP runs this file at
 every start to register the procedure).
@@ -35,12 +40,15 @@ from gi.repository import GLib  # noqa: E402
 from gi.repository import GObject  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import daemon_link  # noqa: E402
+import arguments  # noqa: E402
 import dialog  # noqa: E402
 import gimp_io  # noqa: E402
+import link  # noqa: E402
+import preview_pane  # noqa: E402
+import progress  # noqa: E402
 import remember  # noqa: E402
 import request  # noqa: E402
-from daemon_link import UserError  # noqa: E402
+from link import UserError  # noqa: E402
 
 PROC = "plug-in-neural-style"
 PROC_CONTINUE = "plug-in-neural-style-continue"
@@ -79,25 +87,6 @@ def keep(choice):
     return choice
 
 
-COLOR_CHOICES = (
-    ("full", "Full colour", "The style's colours (Gatys et al. 2016)"),
-    ("luminance", "Luminance only", "Only the style's luminance; the colours stay the layer's"),
-    ("histogram", "Colour histogram", "The style recoloured to the layer's colour histogram first"),
-)
-CONTINUE_CHOICES = (
-    ("no", "No: style the photo anew", "Start from the layer the result was made from"),
-    ("new-layer", "Continue from this layer: a new layer",
-     "More steps from this result's own pixels, added as a new layer on top"),
-    ("replace", "Continue from this layer: replace it",
-     "More steps from this result's own pixels, put in its place (one undo step brings it back)"),
-)
-QUALITY_CHOICES = (
-    ("preview", "Preview (fast)", "Few steps at a small size: for trying things out"),
-    ("standard", "Standard", "A good balance of time and quality"),
-    ("high", "High", "More steps and a coarse-to-fine pyramid: slow"),
-)
-
-
 def fail(procedure, status, message):
     return procedure.new_return_values(status, GLib.Error(message))
 
@@ -114,8 +103,8 @@ def run(procedure, run_mode, image, drawables, config, run_data):
     # layer wins over a style file. From GIMP's menus the aux choices Detail, Style and Continue say it.
     interactive = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
     try:
-        settings = daemon_link.load_settings()
-        client = daemon_link.import_client(settings)
+        settings = link.load_settings()
+        client = link.import_client(settings)
     except UserError as e:
         return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, str(e))
     if interactive:
@@ -131,12 +120,12 @@ def run(procedure, run_mode, image, drawables, config, run_data):
         else:
             config.set_property("continue", "no")
         box = request.dialog_box(image, source)
-        endpoint = daemon_link.configured_endpoint(client, settings)
+        endpoint = link.configured_endpoint(client, settings)
 
         def estimate(options):
-            return daemon_link.estimate(client, endpoint, box[0], box[1], options)
+            return link.estimate(client, endpoint, box[0], box[1], options)
         # the dialog's live preview renders what OK would send (request.read, re-read only when needed)
-        live = dialog.LiveSource(client, settings, lambda: request.read(
+        live = preview_pane.LiveSource(client, settings, lambda: request.read(
             client, image, source, config, config.get_property("style-from")))
         if not dialog.ask(procedure, config, source, box, estimate, live, can_continue=result is not None):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
@@ -144,8 +133,7 @@ def run(procedure, run_mode, image, drawables, config, run_data):
     go_on = config.get_property("continue") if interactive and result is not None else "no"
     return stylize_layer(procedure, image, source, config, client, settings, interactive,
                          config.get_property("style-from") if interactive else None,
-                         config.get_property("detail") if interactive else None, go_on, result,
-                         warm=live is not None and live.warm)
+                         config.get_property("detail") if interactive else None, go_on, result)
 
 
 def run_continue(procedure, run_mode, image, drawables, config, run_data):
@@ -164,8 +152,8 @@ def run_continue(procedure, run_mode, image, drawables, config, run_data):
                     "The layer '%s' that '%s' was made from is gone: nothing to continue from."
                     % (source.get_name(), result.get_name()))
     try:
-        settings = daemon_link.load_settings()
-        client = daemon_link.import_client(settings)
+        settings = link.load_settings()
+        client = link.import_client(settings)
     except UserError as e:
         return fail(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, str(e))
     record = gimp_io.remembered_settings(result)
@@ -182,35 +170,30 @@ def run_continue(procedure, run_mode, image, drawables, config, run_data):
 
 
 def stylize_layer(procedure, image, source, config, client, settings, interactive, style_from, detail,
-                  go_on, result, warm=False):
-    """Read -> the daemon -> one undo group -> return. ``go_on``: "no" styles ``source`` anew;
-    "new-layer" / "replace" continue from the result layer ``result``'s pixels. ``warm``: the dialog's
-    live preview styled the same content, so the daemon starts from its kept preview (init "last")."""
+                  go_on, result):
+    """Read -> the daemon -> one undo group -> return. ``go_on``: "no" styles ``source`` anew, from the
+    photo itself (never from a kept result: anew means anew); "new-layer" / "replace" continue from
+    the result layer ``result``'s pixels."""
     try:
         Gimp.progress_init("Neural style: reading the layers")
         if go_on == "no":
             submission, plan = request.read(client, image, source, config, style_from)
-            if warm:     # the dialog's preview ran on the same content: start from it, upscaled
-                submission.options["init"] = "last"
         else:
             submission, plan = request.read_continue(client, image, source, config, style_from, result)
 
         # The long wait happens before the undo group: GIMP's Cancel kills the plug-in outright.
         Gimp.progress_init("Neural style: connecting to the daemon")
-        endpoint = daemon_link.ensure_daemon(client, settings)
-        if detail is not None and detail != "size":
+        endpoint = link.ensure_daemon(client, settings)
+        if detail is not None and detail != "size":   # Auto and Full: the area's own pixels
             c = submission.content
-            info = daemon_link.estimate(client, endpoint, c.width, c.height, dict(submission.options, size=0))
-            request.use_size(submission, plan, daemon_link.detail_size(
-                detail, config.get_property("size"), info, max(c.width, c.height)))
-            if "quality" in submission.options:
-                submission.options["quality"] = daemon_link.detail_quality(
-                    detail, submission.options["quality"], info)
+            info = link.estimate(client, endpoint, c.width, c.height, dict(submission.options, size=0))
+            request.use_options(submission, plan, arguments.options_from_config(
+                config, max(c.width, c.height), detail, info))
         report = {}
-        with dialog.Feedback(image, source, plan, submission.preview, interactive) as feedback:
+        with progress.Feedback(image, source, plan, submission.preview, interactive) as feedback:
             Gimp.progress_set_text("Neural style: sending the images" + (" (%s)" % plan.size_note
                                                                          if plan.size_note else ""))
-            pic, stopped = daemon_link.stylize(client, endpoint, submission, feedback, report)
+            pic, stopped = link.stylize(client, endpoint, submission, feedback, report)
         Gimp.progress_update(1.0)
         if not source.is_valid():
             raise UserError("The source layer was deleted while the style was being computed.")
@@ -271,75 +254,7 @@ class NeuralStyle(Gimp.PlugIn):
             name)
         p.set_attribution("neural-style-gimp contributors", "neural-style-gimp contributors", "2026")
 
-        p.add_layer_argument("style-layer", "Style la_yer",
-                             "A layer of any open image to take the style from (or use a style file)",
-                             True, flags)
-        p.add_file_argument("style-file", "Style _file",
-                            "An image file to take the style from (used when no style layer is set)",
-                            Gimp.FileChooserAction.OPEN, True, None, flags)
-        p.add_channel_argument("style-mask-channel", "Style mas_k channel",
-                               "Which part of the style image to use (a channel of the style "
-                               "layer's image; none = all of it)", True, flags)
-        p.add_layer_argument("outside-style-layer", "Ou_tside style layer",
-                             "A second style for the area outside the selection (none = leave it as it is)",
-                             True, flags)
-        p.add_file_argument("outside-style-file", "Outside style f_ile",
-                            "A second style file for the area outside the selection",
-                            Gimp.FileChooserAction.OPEN, True, None, flags)
-        p.add_channel_argument("region-channel", "Re_gion (a saved selection)",
-                               "A saved selection (channel) to use instead of the current selection",
-                               True, flags)
-        p.add_layer_argument("scale-fine-layer", "Fi_ne-scale style layer",
-                             "Scale mixing: take the fine texture from this style and the coarse "
-                             "structure from the main style (none = no mixing)", True, flags)
-        p.add_file_argument("scale-fine-file", "Fine-scale style fil_e",
-                            "Scale mixing: the fine-texture style as a file",
-                            Gimp.FileChooserAction.OPEN, True, None, flags)
-        color = keep(Gimp.Choice.new())
-        for i, (nick, label, help_) in enumerate(COLOR_CHOICES):
-            color.add(nick, i, label, help_)
-        p.add_choice_argument("color", "Colo_ur", "Colour control: full, luminance or histogram",
-                              color, "full", flags)
-        quality = keep(Gimp.Choice.new())
-        for i, (nick, label, help_) in enumerate(QUALITY_CHOICES):
-            quality.add(nick, i, label, help_)
-        p.add_choice_argument("quality", "_Quality", "Preview (fast), standard or high",
-                              quality, "standard", flags)
-        p.add_int_argument("size", "Si_ze (long edge in px, 0 = full)",
-                           "Long edge of the computed image in pixels: 0 = the own size of what is "
-                           "computed (the selection plus a margin, or the layer), full resolution; a "
-                           "smaller size is faster and its result is scaled up (blurred at 100 %)",
-                           0, 8192, 0, flags)
-        p.add_double_argument("style-weight", "Style strengt_h (1 = normal)",
-                              "How strongly the style is imposed relative to the layer's content",
-                              0.0, 1000.0, 1.0, flags)
-        p.add_boolean_argument("preview", "Live _preview",
-                               "Show the image on the canvas while it is being computed", True, flags)
-        p.add_boolean_argument("mask-to-selection", "_Mask the result to the selection",
-                               "Give the new layer a mask from the selection (feathering kept)",
-                               True, flags)
-        p.add_int_argument("steps", "Steps (0 = fr_om quality)", "Optimisation steps at the working size "
-                           "(about 512 px; finishing levels above it keep the preset's) "
-                           "(0 = what the quality preset says)", 0, 5000, 0, flags)
-        # the dialog's own choices, outside the PDB signature (after every argument)
-        style_from = keep(Gimp.Choice.new())
-        style_from.add("file", 0, "An image file", "The style is an image file (Style file)")
-        style_from.add("layer", 1, "A layer of an open image", "The style is a layer of any open image")
-        p.add_choice_aux_argument("style-from", "Style f_rom", "Where the style comes from: a file or a "
-                                  "layer of an open image (the dialog's one Style choice)",
-                                  style_from, "file", flags)
-        detail = keep(Gimp.Choice.new())
-        for i, (nick, label, help_) in enumerate(daemon_link.DETAIL_CHOICES):
-            detail.add(nick, i, label, help_)
-        p.add_choice_aux_argument("detail", "_Detail", "How much detail to compute (scripts use Size)",
-                                  detail, "auto", flags)
-        go_on = keep(Gimp.Choice.new())
-        for i, (nick, label, help_) in enumerate(CONTINUE_CHOICES):
-            go_on.add(nick, i, label, help_)
-        p.add_choice_aux_argument("continue", "Contin_ue from this layer",
-                                  "Opened on a result layer: style the photo anew, or more steps from the "
-                                  "result's own pixels (scripts: plug-in-neural-style-continue)",
-                                  go_on, "no", flags)
+        arguments.declare(p, flags, Gimp, keep)
         return p
 
     def continue_procedure(self, name, flags):

@@ -13,17 +13,9 @@ gi.require_version("Gimp", "3.0")
 from gi.repository import Gimp  # noqa: E402
 
 import gimp_io  # noqa: E402
+from arguments import DEFAULTS, PLAIN, STYLES  # noqa: E402
 
 PLUGIN_VERSION = "0.1.0"                  # the project's version (daemon/__init__.py's __version__)
-
-# the record's plain values: (key in the record, the procedure's property)
-PLAIN = (("color", "color"), ("quality", "quality"), ("detail", "detail"), ("size", "size"),
-         ("style_weight", "style-weight"), ("steps", "steps"), ("preview", "preview"),
-         ("mask_to_selection", "mask-to-selection"))
-# the record's styles: (key, layer property, file property)
-STYLES = (("style", "style-layer", "style-file"), ("outside_style", "outside-style-layer", "outside-style-file"),
-          ("scale_fine", "scale-fine-layer", "scale-fine-file"))
-
 
 def image_ref(img):
     """How a record names an open image: its file's path (found again in a later session), else its
@@ -146,12 +138,10 @@ def restore_settings(config, record, image):
 
 class RecordedValues:
     """A result's record as the procedure's values (``get_property``), for a script's continue run:
-    what the record does not say takes the procedure's default."""
-    DEFAULTS = {"color": "full", "quality": "standard", "detail": "size", "size": 0, "style-weight": 1.0,
-                "steps": 0, "preview": False, "mask-to-selection": True, "style-from": "file"}
+    what the record does not say takes the procedure's default (``arguments.DEFAULTS``)."""
 
     def __init__(self, values):
         self.values = dict(values)
 
     def get_property(self, name):
-        return self.values.get(name, self.DEFAULTS.get(name))
+        return self.values.get(name, DEFAULTS.get(name))

@@ -1,5 +1,5 @@
 """What the user asked for, read from the procedure's arguments and the image: the wire request for
-the daemon (``daemon_link.Submission``) and the facts the result layer needs (``ResultPlan``).
+the daemon (``link.Submission``) and the facts the result layer needs (``ResultPlan``).
 
 The daemon needs pixels and options (docs/protocol.md, ``submit``): the layer, one or more styles,
 regions (a content mask, which style goes there, which part of that style, inverted or not) and
@@ -17,7 +17,9 @@ from gi.repository import Gimp  # noqa: E402
 from gi.repository import GLib  # noqa: E402
 
 import gimp_io  # noqa: E402
-from daemon_link import Submission, UserError, size_note  # noqa: E402
+import arguments  # noqa: E402
+from link import Submission, UserError  # noqa: E402
+from texts import size_note  # noqa: E402
 
 
 @dataclass
@@ -30,7 +32,7 @@ class ResultPlan:
     region_mask: object = None            # MaskData of the region channel over ``box``, when mask_from == "channel"
     box: tuple = (0, 0, 0, 0)             # what is computed: x, y, w, h in the source layer's coordinates
     preview_masked: bool = False          # mask the live preview to the selection
-    size_note: str = ""                   # "working at 512 px, scaled up to 1920 px" (daemon_link.size_note)
+    size_note: str = ""                   # "working at 512 px, scaled up to 1920 px" (texts.size_note)
 
     size: int = 0                         # the working size sent (0 = the computed part's own)
 
@@ -44,9 +46,12 @@ class ResultPlan:
         return self.name + (" [stopped]" if stopped else "")
 
 
-def use_size(submission, plan, size):
-    """Send ``size`` as the working size (the Detail the artist chose, resolved after the dialog)."""
-    submission.options["size"] = plan.size = working_size(size, submission.content)
+def use_options(submission, plan, options):
+    """Send ``options`` (``arguments.options_from_config`` for the Detail the artist chose, resolved
+    after the dialog) instead of the ones read."""
+    keep = {k: v for k, v in submission.options.items() if k not in options and k != "steps"}
+    submission.options = dict(keep, **options)
+    plan.size = options["size"]
     plan.size_note = size_note(plan.size, submission.content.width, submission.content.height)
 
 
@@ -108,12 +113,6 @@ def compute_box(mask, width, height):
     x0, y0 = max(0, x - mx), max(0, y - my)
     x1, y1 = min(width, x + w + mx), min(height, y + h + my)
     return x0, y0, x1 - x0, y1 - y0
-
-
-def working_size(size, content):
-    """The long edge the daemon computes: Size, or 0 (the part's own size) when Size is 0 or at
-    least the part's long edge: a small selection is never computed above its own detail."""
-    return 0 if not size or size >= max(content.width, content.height) else size
 
 
 def crop_mask(client, mask, box):
@@ -270,15 +269,7 @@ def read(client, image, source, config, style_from=None, box=None):
         everywhere = client.MaskData(w, h, b"\xff" * (w * h))
         regions.append({"content_mask": everywhere, "style": 0, "style_mask": part_of_style, "invert": False})
 
-    options = {
-        "quality": config.get_property("quality"),
-        "color": config.get_property("color"),
-        "size": working_size(int(config.get_property("size")), content),
-        "style_weight": float(config.get_property("style-weight")),
-    }
-    steps = int(config.get_property("steps"))
-    if steps > 0:
-        options["steps"] = steps
+    options = arguments.options_from_config(config, max(content.width, content.height))
     fine = pick_style(client, config, "scale-fine-layer", "scale-fine-file")
     if fine is not None:
         styles.append(fine[0])
@@ -299,8 +290,8 @@ def read(client, image, source, config, style_from=None, box=None):
 def read_continue(client, image, source, config, style_from, result):
     """Like ``read``, for more steps from a result layer's own pixels: the content is the box the
     result covers (the box it was made for), the daemon starts from the result's pixels there (its
-    ``init`` frame, the content's size) and runs the final pyramid level only (the result already has
-    the structure). The region is the selection or region channel as for any run, else the result's
+    ``init`` frame, the content's size; the daemon's plan then skips the coarse levels, as the result
+    already has the structure). The region is the selection or region channel as for any run, else the result's
     own layer mask."""
     x, y, w, h = gimp_io.result_box(result, source)
     x0, y0 = max(0, x), max(0, y)
@@ -311,7 +302,6 @@ def read_continue(client, image, source, config, style_from, result):
     box = x0, y0, x1 - x0, y1 - y0
     submission, plan = read(client, image, source, config, style_from, box=box)
     submission.init = gimp_io.result_pixels(client, result, source, box)
-    submission.options["levels"] = 1
     if plan.region_mask is None and result.get_mask() is not None and not submission.regions:
         mask = gimp_io.result_mask(client, result)
         submission.regions.append({"content_mask": mask, "style": 0, "style_mask": None, "invert": False})
