@@ -806,5 +806,8 @@ def test_estimate_says_before_a_submit_how_long_a_job_takes_and_what_auto_runs(d
         with pytest.raises(DaemonError) as e:
             c.estimate(200, 150, {"quality": "no such preset"})
         assert e.value.code == "bad_input"
+        # what submit accepts, estimate prices (a 2048² content with four pyramid levels was refused)
+        deep = c.estimate(2048, 2048, {"levels": 4, "size": 0})
+        assert deep["size"] == 2048 and deep["seconds"] > 0
         assert not c.status()["queue"]["waiting"], "an estimate queues nothing"
 

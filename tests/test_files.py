@@ -133,3 +133,52 @@ def test_an_output_is_written_whole_or_not_at_all(tmp_path, capsys, inputs):
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size == (32, 21) and json.loads((tmp_path / "r.json").read_text())["steps_done"] == 1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial-")]
+
+
+def test_a_fuzzer_over_output_paths_and_formats_never_harms_an_input(tmp_path, capsys, inputs):
+    """Generated --output / --report pairs (inputs named again, each other, formats Pillow can and
+    cannot write, unknown ones, FIFOs, folders, paths under a file, read-only files, names too long):
+    every command ends with a result (exit 0: a readable image of the asked size, a JSON report) or one
+    line and exit 2; no input or unrelated file changes; no partial file stays behind."""
+    import random
+
+    content, style, mask = inputs
+    other = tmp_path / "someone-elses.png"
+    Image.new("RGB", (8, 8), "red").save(other)
+    readonly = tmp_path / "readonly.png"
+    Image.new("RGB", (8, 8), "blue").save(readonly)
+    readonly.chmod(0o444)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    (tmp_path / "a folder.png").mkdir()
+    watched = [content, style, mask, other, readonly]
+    before = checksums(*watched)
+    exts = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".webp", ".gif", ".ppm", ".xbm", ".msp", ".palm", ".h5",
+            ".blp", ".mpeg", ".fits", ".xpm", ".abc", ""]
+
+    def path(rng, n):
+        kind = rng.choice(["new", "new", "new", "input", "fifo", "folder", "under a file", "long", "readonly"])
+        return {"new": lambda: str(tmp_path / f"out{n}{rng.choice(exts)}"),
+                "input": lambda: str(rng.choice([content, style, mask])),
+                "fifo": lambda: str(fifo), "folder": lambda: str(tmp_path / "a folder.png"),
+                "under a file": lambda: str(other / "x.png"), "long": lambda: str(tmp_path / ("y" * 260 + ".png")),
+                "readonly": lambda: str(readonly)}[kind]()
+    rng = random.Random(29)
+    codes = []
+    for n in range(24):
+        output = path(rng, n)
+        report = rng.choice([None, None, output, path(rng, n).rsplit(".", 1)[0] + ".json", str(content)])
+        args = ["--content", str(content), "--style", str(style), "--region", f"{mask}=0", "--output", output,
+                "--size", "24", "--steps", "1", "--levels", "1"] + (["--report", report] if report else [])
+        proc = local(capsys, *args)
+        assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr, (output, report, proc.stderr)
+        codes.append(proc.returncode)
+        if proc.returncode == 0:
+            assert Image.open(output).size == (24, 16), output
+            if report:
+                assert json.loads(open(report).read())["steps_done"] == 1
+        else:
+            assert len([l for l in proc.stderr.splitlines() if l.strip()]) == 1, proc.stderr
+        assert checksums(*watched) == before, (output, report)
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial-")]
+    assert 0 in codes and 2 in codes, codes          # the generator reaches both outcomes

@@ -314,7 +314,8 @@ def check_output_path(path: str) -> None:
 def check_files(outputs: dict, inputs) -> None:
     """Refuse, before any work, outputs that would destroy something: ``outputs`` {what: path} (None:
     not asked for) against each other and against ``inputs`` (the paths read); an existing output that
-    is not a regular file (a folder, a FIFO, a device); a name longer than its folder allows."""
+    is not a regular file (a folder, a FIFO, a device) or is marked read-only; a name longer than its
+    folder allows."""
     seen = [(f"the {what}", p) for what, p in inputs]
     for what, path in outputs.items():
         if path is None:
@@ -323,8 +324,12 @@ def check_files(outputs: dict, inputs) -> None:
         name_max = _name_max(os.path.dirname(absolute))
         if len(os.fsencode(os.path.basename(absolute))) > name_max:
             raise CliError(f"cannot write the {what} {path}: the name is longer than {name_max} bytes")
-        if os.path.exists(absolute) and not os.path.isdir(absolute) and not stat.S_ISREG(os.stat(absolute).st_mode):
-            raise CliError(f"cannot write the {what} {path}: it is not a regular file")
+        if os.path.exists(absolute) and not os.path.isdir(absolute):
+            mode = os.stat(absolute).st_mode
+            if not stat.S_ISREG(mode):
+                raise CliError(f"cannot write the {what} {path}: it is not a regular file")
+            if not mode & 0o222:     # marked read-only: kept so even for root (a rename would replace it)
+                raise CliError(f"cannot write the {what} {path}: the file is read-only")
         for other_what, other in seen:
             if _same_file(absolute, other):
                 raise CliError(f"the {what} {path} is the same file as {other_what}: choose another name")
