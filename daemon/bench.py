@@ -1043,7 +1043,7 @@ def main_look(args) -> int:
             preset = settings.pop("preset", None)
             o = TransferOptions(size=size)
             if preset:
-                o = apply_preset(o, preset, size, content.shape[:2])
+                o = apply_preset(o, preset)
             o = dataclasses.replace(o, **settings)
             t = time.perf_counter()
             res = stylize(model, content, [style], o)

@@ -197,11 +197,10 @@ def test_help_shows_every_transfer_option_with_its_default():
     assert f"alpha, weight of the content loss (default {defaults.content_weight})" in text
     assert f"L-BFGS history length (default {defaults.lbfgs_history})" in text
     # the presets' step counts, as the presets table has them (not copied here)
-    from daemon.engine.presets import ALONE_STEPS, PRESETS
+    from daemon.engine.presets import PRESETS
     for name in ("steps", "coarse_steps", "finish_steps"):
         listed = ", ".join(f"{q} {p[name]}" for q, p in PRESETS.items() if name in p)
         assert f"(default from --quality: {listed}" in text, name
-    assert ", ".join(f"{q} {n}" for q, n in ALONE_STEPS.items()) + " steps" in text
 
 
 def test_every_control_reaches_the_engine_from_the_command_line(tmp_path):

@@ -15,7 +15,7 @@ from shared import client as shared_client
 from shared.client import ImageData
 from daemon.engine import TransferOptions
 from daemon.engine.plan import warm_steps
-from daemon.engine.presets import ALONE_STEPS
+from daemon.engine.presets import PRESETS
 from .helpers import end, free_port, serve
 from .images import example
 
@@ -143,7 +143,8 @@ def test_a_re_render_starts_from_its_own_picture_and_a_new_preview_from_the_phot
     rule: fewer steps than the first render); a new dialog's preview of content the daemon already
     kept a result for still starts from the photo, with all of the preset's steps (anew is anew)."""
     fresh = rgba(example("coffee.png", 64))
-    cold, warm = ALONE_STEPS["preview"], warm_steps(TransferOptions(steps=ALONE_STEPS["preview"]))
+    cold = PRESETS["preview"]["steps"]
+    warm = warm_steps(TransferOptions(steps=cold))
     assert warm < cold
     for dialog in range(2):
         live = make(daemon, steps=None, debounce=0.05)

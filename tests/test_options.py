@@ -7,7 +7,7 @@ from daemon.engine import TransferOptions
 from daemon.engine.errors import BadInput
 from daemon.engine.options import (LEVELS_ALWAYS_ALLOWED, LEVELS_MAX, RANGES, SIZE_MAX, STYLE_PIXELS_MAX,
                                    usable_levels)
-from daemon.engine.presets import ALONE_STEPS, PRESETS
+from daemon.engine.presets import PRESETS
 from daemon.engine.scale import pyramid_sizes
 from daemon.service.convert import options_from_dict
 from shared.client import DaemonClient
@@ -219,7 +219,7 @@ def test_presets_run_no_level_under_256_px_and_one_level_runs_its_own_steps(qual
     """Every preset runs the authors' one level at the working size (a coarse level softens the
     strokes: BENCHMARKS.md, "The paper's look"), of its own steps; preview < standard < high; levels
     given by the caller are the caller's."""
-    assert ALONE_STEPS["preview"] < ALONE_STEPS["standard"] < ALONE_STEPS["high"]
+    assert PRESETS["preview"]["steps"] < PRESETS["standard"]["steps"] < PRESETS["high"]["steps"]
     o = options_from_dict({"quality": quality, "size": size}, (341, 512))
     assert (o.levels, o.steps, o.coarse_steps) == (levels, steps, coarse)
     from daemon.engine.plan import plan_job
@@ -230,7 +230,7 @@ def test_presets_run_no_level_under_256_px_and_one_level_runs_its_own_steps(qual
     assert options_from_dict({"quality": quality, "size": size, "levels": 2}, (341, 512)).levels == 2
     # a content with no room for the preset's pyramid (a strip 20 px high) runs one level, of its own steps
     strip = options_from_dict({"quality": quality, "size": size}, (20, int(size)))
-    assert (strip.levels, strip.steps) == (1, ALONE_STEPS[quality])
+    assert (strip.levels, strip.steps) == (1, PRESETS[quality]["steps"])
 
 
 def test_size_zero_on_a_content_larger_than_the_largest_size_is_bad_input():

@@ -26,7 +26,7 @@ def _detail(img: np.ndarray) -> float:
 def test_presets_climb_to_the_requested_size_through_finishing_levels():
     """Above the working size the pyramid goes on to the requested size in finishing levels that
     double each time and read only the fine layers; at or below it nothing changes."""
-    opts = apply_preset(TransferOptions(size=4000), "standard", 4000, (3000, 4000))
+    opts = apply_preset(TransferOptions(size=4000), "standard")
     plan = plan_job((3000, 4000), opts, [(811, 1024)], "cpu")
     roles = [l.role for l in plan.levels]
     assert roles[-4:] == ["working", "finishing", "finishing", "finishing"]
@@ -36,7 +36,7 @@ def test_presets_climb_to_the_requested_size_through_finishing_levels():
     assert finishing == sorted(finishing, reverse=True) and finishing[-1] < finishing[0], "fewer steps as pixels grow"
     assert all(l.depth <= FINISH_CUT for l in plan.levels if l.role == "finishing")
     assert all(l.depth == "relu5_1" for l in plan.levels if l.role != "finishing")
-    small = plan_job((300, 400), apply_preset(TransferOptions(size=400), "standard", 400, (300, 400)),
+    small = plan_job((300, 400), apply_preset(TransferOptions(size=400), "standard"),
                      [(811, 1024)], "cpu")
     assert [l.role for l in small.levels][-1] == "working" and small.final_size == (300, 400)
 
@@ -47,7 +47,7 @@ def test_the_style_never_grows_above_its_own_pixels():
     assert abs(h * w - 384 * 512) < 0.01 * 384 * 512 and abs(w / h - 1024 / 811) < 0.01
     assert style_size((811, 1024), (3000, 4000), 1.0) == (811, 1024)       # larger: its own pixels
     assert style_size((811, 1024), (3000, 4000), 0.01) < (811, 1024)       # style scale still counts
-    opts = apply_preset(TransferOptions(size=2048), "preview", 2048, (1536, 2048))
+    opts = apply_preset(TransferOptions(size=2048), "preview")
     plan = plan_job((1536, 2048), opts, [(240, 384)], "cpu")
     assert all(s[0] * s[1] <= 240 * 384 for l in plan.levels for s in l.style_sizes)
 

@@ -33,20 +33,18 @@ def _option_flags() -> dict:
     """TransferOptions field -> (help group, help text, argparse keywords). The flag's name, its
     default and (unless given here) its type come from the field itself."""
     from ..engine.options import COLOR_MODES, GUIDANCE_MODES, HISTOGRAM_METHODS, OPTIMIZERS, PROPAGATION_MODES
-    from ..engine.presets import ALONE_STEPS, COARSE_EDGE_MIN, PRESETS, WORKING_SIZE
+    from ..engine.presets import PRESETS, WORKING_SIZE
     from ..engine.scale import MIX_CUTS
 
     def preset(name):
         return "(default from --quality: " + ", ".join(f"{q} {p[name]}" for q, p in PRESETS.items() if name in p) + ")"
-    alone = (f"; no level under {COARSE_EDGE_MIN} px, and a one-level job runs "
-             + ", ".join(f"{q} {n}" for q, n in ALONE_STEPS.items()) + " steps")
 
     return {
         "init": ("images", "content (the papers' start) | noise | last (start from the daemon's last result for "
                  "this content, resampled and re-masked: a quick re-run after changing a setting, --warm-steps) | "
                  "PATH of a starting image (its structure is kept: no coarse levels)", {}),
         "size": ("size and steps", "long edge of the output in pixels", dict(type=positive_int)),
-        "steps": ("size and steps", f"optimisation steps at the working size {preset('steps')[:-1]}{alone})",
+        "steps": ("size and steps", f"optimisation steps at the working size {preset('steps')}",
                   dict(type=non_negative_int)),
         "levels": ("size and steps", f"coarse-to-fine pyramid levels, 1 = single scale {preset('levels')}",
                    dict(type=positive_int)),
@@ -233,7 +231,7 @@ def build_job(args) -> Job:
         read.append(("initial image", given["init"]))
         given["init"] = "content"
     base = TransferOptions()
-    base = apply_preset(base, args.quality, given.get("size", base.size), content.shape[:2])
+    base = apply_preset(base, args.quality)
     options = dataclasses.replace(base, **given)
     options.validate(len(styles), content.shape[:2])
     check_files({"output": args.output, "report": args.report}, read)   # nothing of the user's destroyed

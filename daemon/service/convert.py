@@ -92,7 +92,7 @@ def options_from_dict(d: dict, content_hw: Tuple[int, int]) -> TransferOptions:
     if quality is not None:
         if not isinstance(quality, str):
             raise BadInput(f"quality must be a preset name (got {type(quality).__name__})")
-        base = apply_preset(base, quality, d.get("size", base.size), content_hw)
+        base = apply_preset(base, quality)
     merged = {**base.to_dict(), **d}
     opts = TransferOptions.from_dict(merged)
     for name in ("size", "steps", "levels", "coarse_steps", "mix_steps", "warm_steps", "seed", "guide_grow", "lbfgs_history", "tile",
