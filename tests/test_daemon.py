@@ -572,6 +572,35 @@ def test_the_memory_budget_is_a_real_cap_on_the_cpu(tmp_path):
         kill(proc)
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the daemon's peak memory from /proc")
+def test_the_memory_budget_counts_the_jobs_own_images(tmp_path):
+    """A 12-megapixel photo and its mask worked at 256 px: the images the daemon holds count against
+    the budget, and the engine never makes full-size float copies of them (it did: a 7000² photo grew
+    the daemon by 1.16 GB under a 500 MB budget). Images that alone fill the budget are refused at once."""
+    budget_mb = 400
+    proc, endpoint, _ = start_daemon(tmp_path, "--memory-budget-mb", str(budget_mb))
+    rng = np.random.default_rng(3)
+    photo = rgba(rng.integers(0, 256, (3000, 4000, 3), dtype=np.uint8))              # 48 MB on the wire
+    mask = np.zeros((3000, 4000), np.uint8)
+    mask[:, :2000] = 255
+    regions = [{"content_mask": MaskData(4000, 3000, mask.tobytes()), "style": 0}]
+    try:
+        with DaemonClient(endpoint, timeout=30) as c:
+            before = rss_now(proc.pid)
+            _, events = run_job(c, content=photo, regions=regions, options={"size": 256, "steps": 1})
+            res = events[-1]
+            assert res["type"] == "result", res
+            assert (res["image"].width, res["image"].height) == (256, 192)
+            assert res["report"]["worked_at"]["size"] == 256
+            assert vm(proc.pid, "VmHWM") - before <= budget_mb << 20
+            _, events = run_job(c, content=photo, options={"size": 256, "steps": 1}, memory_budget=64 << 20)
+        err = events[-1]
+        assert err["type"] == "error" and err["code"] == "too_large", err
+        assert "images alone take 80 MB of its 64 MB memory budget" in err["message"]
+    finally:
+        kill(proc)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the daemon's peak memory from /proc")
 def test_a_job_over_the_budget_runs_in_exact_tiles_at_its_own_size(tmp_path):

@@ -26,8 +26,19 @@ def image_to_rgb(img: ImageData) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     return np.ascontiguousarray(a[..., :3]), (None if alpha.min() == 255 else alpha.copy())
 
 
-def mask_to_float(mask: MaskData, invert: bool = False) -> np.ndarray:
-    m = np.frombuffer(mask.data, dtype=np.uint8).reshape(mask.height, mask.width).astype(np.float32) / 255.0
+def image_alpha(img: ImageData) -> Optional[np.ndarray]:
+    """The RGBA frame's alpha (uint8 H×W), None when fully opaque; no copy of its colours."""
+    alpha = np.frombuffer(img.data, dtype=np.uint8).reshape(img.height, img.width, 4)[..., 3]
+    return None if alpha.min() == 255 else alpha.copy()
+
+
+def mask_to_float(mask: MaskData, invert: bool = False, size_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """8-bit wire mask -> float32 [0, 1], resampled to ``size_hw`` first (in 8 bits: a 7000² mask
+    never becomes a 196 MB float array when the job works at 512 px)."""
+    m = np.frombuffer(mask.data, dtype=np.uint8).reshape(mask.height, mask.width)
+    if size_hw is not None:
+        m = resize_gray(m, size_hw)
+    m = m.astype(np.float32) / 255.0
     return 1.0 - m if invert else m
 
 
@@ -60,9 +71,19 @@ def downscale(rgb: np.ndarray, long_edge: int) -> np.ndarray:
     return resize_rgb(rgb, (max(1, round(h * s)), max(1, round(w * s))))
 
 
-def to_regions(regions: list) -> list:
-    """Decoded submit regions -> engine Regions (invert = "outside this mask")."""
-    return [Region(content_mask=mask_to_float(r["content_mask"], r.get("invert", False)), style=r["style"],
+def working_rgb(img: ImageData, size_hw: Tuple[int, int]) -> np.ndarray:
+    """An RGBA frame's colours at ``size_hw`` (uint8 H×W×3), resampled before the engine sees them.
+    Read in place as RGBX (alpha ignored, not premultiplied): no full-size copy of a large photo."""
+    if (img.height, img.width) == tuple(size_hw):
+        return image_to_rgb(img)[0]
+    im = Image.frombuffer("RGBX", (img.width, img.height), img.data, "raw", "RGBX", 0, 1)
+    return np.asarray(im.resize((size_hw[1], size_hw[0]), Image.LANCZOS).convert("RGB"))
+
+
+def to_regions(regions: list, size_hw: Optional[Tuple[int, int]] = None) -> list:
+    """Decoded submit regions -> engine Regions (invert = "outside this mask"); content masks at
+    ``size_hw`` when given (the size the job works at)."""
+    return [Region(content_mask=mask_to_float(r["content_mask"], r.get("invert", False), size_hw), style=r["style"],
                    style_mask=None if r.get("style_mask") is None else mask_to_float(r["style_mask"]))
             for r in regions]
 

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -285,7 +285,8 @@ class Server:
     def _receive_rest(self):
         """The frames after the identity, counted one by one: over the message limit (bytes or frames)
         the rest is received and let go at once, and None is returned. libzmq has buffered the whole
-        message already (its parts arrive together); this keeps the daemon from copying it. With CURVE,
+        message already (its parts arrive together); this keeps the daemon from copying it, and what is
+        kept is read in place (``Frame.buffer``), not copied out. With CURVE,
         also the sender's public key (the authenticator's User-Id); else None."""
         frames: Optional[List[bytes]] = []
         total, key = 0, None
@@ -302,7 +303,7 @@ class Server:
             if total > self.limits.max_message_bytes or len(frames) > self.limits.max_frames:
                 frames = None
                 continue
-            frames.append(frame.bytes)
+            frames.append(frame.buffer)     # zero-copy: the decoded images are views onto libzmq's message
         return frames, key
 
     def _close_sockets(self) -> None:
@@ -419,20 +420,26 @@ class Server:
         from ..engine.plan import plan_job
         from ..engine.presets import PRESETS
         from .convert import options_from_dict
-        from .memory import available_bytes
+        from .memory import TooLarge, available_bytes, place
         f = msg.fields
         h, w, device = f["height"], f["width"], str(self.device)
-        budget = available_bytes(self.device, self.config.memory_budget)
 
-        def seconds(options: dict):
+        def seconds(options: dict):   # placed and planned as the worker will (memory.place, plan_job)
             o = options_from_dict(options, (h, w))
             styles = [NOMINAL_STYLE] * (max(o.scale_mix) + 1 if o.scale_mix else 1)
-            return o.size, self.worker.speed.estimate(device, plan_job((h, w), o, styles, self.device, budget))
+            p = place(h, w, o, self.device, self.config.memory_budget, style_hws=styles)
+            plan = plan_job((h, w), replace(o, size=p.size), styles, p.device,
+                            available_bytes(p.device, self.config.memory_budget))
+            return o.size, self.worker.speed.estimate(str(p.device), plan)
         try:
             asked = dict(f["options"])
             size, t = seconds(asked)
             info = {"device": device, "seconds": None if t is None else round(t, 1), "size": size,
                     "target_s": f["target_s"]}
+        except (BadInput, TooLarge) as e:   # the job as asked: refused exactly as its submit would be
+            self.error(identity, e.code, str(e), re=rid)
+            return
+        try:   # Auto at the content's own size; left out where those options cannot run there
             if t is not None:
                 full = dict(asked, size=0)
                 quality = asked.get("quality")
@@ -444,9 +451,8 @@ class Server:
                 else:
                     info.update(fit_seconds=round(seconds(full)[1], 1))
                 info["fit_size"] = max(h, w)
-        except BadInput as e:
-            self.error(identity, "bad_input", str(e), re=rid)
-            return
+        except (BadInput, TooLarge):
+            pass
         self.reply(identity, "estimate", info, rid)
 
     def on_stop(self, identity, msg, rid) -> None:

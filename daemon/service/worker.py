@@ -38,9 +38,10 @@ from .. import engine
 from ..engine import EngineError, ModelSpec, OutOfMemory, Report, TargetCache, load_model, resolve_device, stylize
 from ..engine.plan import JobPlan, layers_to, plan_job
 from ..engine.scale import fit_long_edge
-from .convert import downscale, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions
+from .convert import (downscale, image_alpha, image_to_rgb, options_from_dict, resize_rgb, rgb_to_image, to_regions,
+                      working_rgb)
 from .jobs import Job, JobQueue, job_message
-from .memory import Placement, after_oom, available_bytes, free_device_memory, place
+from .memory import Placement, TooLarge, after_oom, available_bytes, free_device_memory, place
 from .results import Kept, ResultStore, content_key, warm_start
 from .speed import DEPTHS, Speed, plan_seconds, probe, seconds_left, sentence
 
@@ -204,10 +205,13 @@ class Worker:
             kept, init_said = self.warm(job, opts, key)
             p = place(h, w, opts, self.model_for(self.device).device, self.job_budget(job),   # before any allocation
                       regions=len(req["regions"]), style_hws=[(s.height, s.width) for s in req["styles"]])
-            content, alpha = image_to_rgb(content_img)
+            # the content, its masks and init at the size the job works at, resampled in 8 bits before the
+            # engine makes float copies of them (a 7000² photo worked at 512 px costs 512² floats, not 7000²)
+            work_hw = fit_long_edge(h, w, min(p.size, max(h, w)))
+            content, alpha = working_rgb(content_img, work_hw), image_alpha(content_img)
             styles = [image_to_rgb(s)[0] for s in req["styles"]]
-            regions = to_regions(req["regions"])
-            init = image_to_rgb(req["init"])[0] if isinstance(req.get("init"), ImageData) else None
+            regions = to_regions(req["regions"], work_hw)
+            init = working_rgb(req["init"], work_hw) if isinstance(req.get("init"), ImageData) else None
             if init is not None and init_said is None:
                 init_said = "image"       # the job's own init frame (a result continued in GIMP)
             if kept is not None:
@@ -273,9 +277,19 @@ class Worker:
                                    job=job.id))
 
     def job_budget(self, job: Job) -> Optional[int]:
-        """Bytes the job may use: its own ``memory_budget`` (submit field), capped by the daemon's."""
+        """Bytes the job's work may use: its own ``memory_budget`` (submit field), capped by the daemon's,
+        less what its images already hold (the request's frames, kept for the job's life, and one RGB
+        copy of the content while it is resampled to the working size). TooLarge when that leaves nothing."""
         asked, cap = job.request.get("memory_budget"), self.config.memory_budget
-        return min(b for b in (asked, cap) if b) if (asked or cap) else None
+        if not (asked or cap):
+            return None
+        budget = min(b for b in (asked, cap) if b)
+        content = job.request["content"]
+        held = job.nbytes + 3 * content.width * content.height
+        if held >= budget:
+            raise TooLarge(f"the job's images alone take {held / 2**20:.0f} MB of its "
+                           f"{budget / 2**20:.0f} MB memory budget; send smaller images or raise the budget")
+        return budget - held
 
     def stylize_planned(self, job: Job, p: Placement, opts, content, styles, regions, init, start="content"):
         """Run the engine at the placed size and device, on the job's plan (``engine.plan.plan_job``: the
@@ -336,7 +350,7 @@ class Worker:
         # a small preview (a dialog's live preview) as often as asked; a big one no more often than the
         # daemon's own setting, since each is a copy and a message of its size
         every = asked if psize <= SMALL_PREVIEW else max(cfg.preview_every, asked)
-        alpha = image_to_rgb(job.request["content"])[1] if want_preview else None
+        alpha = image_alpha(job.request["content"]) if want_preview else None
         start = time.monotonic()
         state = {"progress": 0.0, "preview": start - every}   # the first step's image at once, then every ``every`` s
         rate = self.speed.get(device) if job_plan is not None else None
