@@ -359,7 +359,10 @@ def plugin_dir_for(target: Path) -> Path:
 # ---- installing the plug-in --------------------------------------------------------------------
 
 def _copy_lf(src: Path, dst: Path, mode: int) -> None:
-    data = src.read_bytes().replace(b"\r\n", b"\n")
+    """Copy with LF line endings for text (GIMP runs the .py files); binary files (the gallery) as they are."""
+    data = src.read_bytes()
+    if src.suffix in (".py", ".md"):
+        data = data.replace(b"\r\n", b"\n")
     dst.write_bytes(data)
     os.chmod(dst, mode)
 
@@ -374,6 +377,8 @@ def plugin_files() -> List[tuple]:
         if "__pycache__" in src.parts:
             continue
         files.append((src, Path("shared") / src.relative_to(SHARED_SRC), 0o644))
+    for src in sorted((SHARED_SRC / "gallery").iterdir()):    # the built-in gallery's paintings
+        files.append((src, Path("shared") / "gallery" / src.name, 0o644))
     return files
 
 

@@ -278,13 +278,15 @@ class DaemonClient:
         """Send a job; returns its id once the daemon accepted it (events() then yields 'accepted' first).
 
         regions: [{"content_mask": MaskData (content's size), "style": index, "style_mask": MaskData of
-        that style's size or None, "invert": bool}]; none = the whole image. options: TransferOptions
+        that style's size or None, "invert": bool, "over": bool (laid over the regions before it)}];
+        none = the whole image. options: TransferOptions
         fields plus "quality" (a preset name); "size": 0 = the content's long edge.
         """
         regs = []
         for r in regions or []:
             regs.append({"content_mask": r.get("content_mask"), "style": r.get("style", 0),
-                         "style_mask": r.get("style_mask"), "invert": bool(r.get("invert", False))})
+                         "style_mask": r.get("style_mask"), "invert": bool(r.get("invert", False)),
+                         "over": bool(r.get("over", False))})
         fields: Dict[str, Any] = {"content": content, "styles": list(styles), "regions": regs,
                                   "init": init, "options": dict(options or {}), "preview": bool(preview)}
         if preview_every is not None:

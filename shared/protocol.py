@@ -394,7 +394,10 @@ def _check_submit(f: dict, ref: _Refs, limits: Limits) -> None:
         inv = r.get("invert", False)
         if not isinstance(inv, bool):
             raise ProtocolError("bad_field", f"region {i}'s invert must be true or false")
-        out.append({"content_mask": m, "style": s, "style_mask": sm, "invert": inv})
+        over = r.get("over", False)
+        if not isinstance(over, bool):
+            raise ProtocolError("bad_field", f"region {i}'s over must be true or false")
+        out.append({"content_mask": m, "style": s, "style_mask": sm, "invert": inv, "over": over})
     f["regions"] = out
     init = f.get("init")
     if isinstance(init, str):   # "last": the daemon's last result for this content (docs/protocol.md)

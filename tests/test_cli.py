@@ -416,3 +416,25 @@ def test_a_relative_weights_path_is_the_users_not_the_daemons(tmp_path):
                        capture_output=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert f"cannot read weights file {tmp_path / 'w.pt'}" in proc.stderr, proc.stderr
+
+
+def test_the_gallery_lists_its_paintings_and_a_style_names_one(tmp_path):
+    """`gallery` lists the built-in paintings with their titles and sizes; `--style gallery:NAME`
+    styles with one (the file that ships, which stays unchanged); an unknown name is one line that
+    lists the names, before any work."""
+    from shared import gallery
+    listed = run("gallery")
+    assert listed.returncode == 0, listed.stderr
+    for p in gallery.PAINTINGS:
+        assert f"gallery:{p.name}" in listed.stdout and p.title in listed.stdout
+        assert Image.open(p.path).size == p.size and max(p.size) <= 1024
+    painting = gallery.find("udnie").path
+    before = painting.read_bytes()
+    out = tmp_path / "out.png"
+    proc = stylize("--content", CONTENT, "--style", "gallery:udnie", "--output", str(out), "--size", "32",
+                   "--steps", "1", "--levels", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size == (32, 21) and painting.read_bytes() == before
+    proc = stylize("--content", CONTENT, "--style", "gallery:mona-lisa", "--output", str(out))
+    assert proc.returncode == 2 and "no painting 'mona-lisa' in the gallery" in proc.stderr
+    assert "starry-night" in proc.stderr and "Traceback" not in proc.stderr

@@ -155,7 +155,7 @@ def run_batch(gimp_console: str, script: Path, env: dict) -> dict:
     with open(script) as stdin:
         proc = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, errors="replace", timeout=600,
                               env=env)
-    return result_of(proc)
+    return dict(result_of(proc), output=proc.stdout + proc.stderr)
 
 
 def result_of(proc: subprocess.CompletedProcess) -> dict:
@@ -289,6 +289,15 @@ class LiveDialog:
         return result_of(proc)
 
 
+def plugin_warnings(text: str) -> list:
+    """What the plug-in's process printed as a GLib warning or critical ("(neural-style.py:PID):
+    Gtk-CRITICAL **: ..."), and any file plug-in's broken pipe while reading a style (not the test's
+    own batch interpreter, python-eval, whose pipe GIMP may close first as it quits)."""
+    return [ln for ln in text.splitlines()
+            if ("neural-style.py:" in ln and ("WARNING" in ln or "CRITICAL" in ln))
+            or ("Broken pipe" in ln and "python-eval" not in ln)]
+
+
 def preview_changed_pixels(a: Path, b: Path) -> int:
     """How many pixels differ between two pictures of the dialog (the same size)."""
     import numpy as np
@@ -331,6 +340,60 @@ def test_the_dialog_previews_live_a_change_restyles_it_and_ok_styles_the_photo_a
     if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
         shutil.copy(first, ROOT / "docs" / "dialog-live.png")      # the styled preview, full colour
         shutil.copy(first, ROOT / "docs" / "dialog.png")           # the dialog as it is used: its pane filled
+
+
+def test_a_gallery_painting_picked_in_the_dialog_previews_and_names_the_result(tmp_path, gimp_console, daemon):
+    """A new user's first run, in GIMP's GUI: the dialog opens with no style, its gallery first; the
+    keyboard picks a painting (Alt+G, space: the first, The Starry Night), the live preview renders it
+    (and again as a 1:1 crop, Alt+1), OK styles the photo, and the layer is named after the painting. Nothing the plug-in does prints a
+    GLib warning or critical (duplicate mnemonics, file choosers) or a broken pipe, all session long.
+    NEURAL_STYLE_DOCS_SHOTS=1 keeps docs/dialog-gallery.png (the gallery, the picked painting framed,
+    its preview beside it)."""
+    live = LiveDialog(tmp_path, gimp_console, daemon, "case_gallery_dialog.py", content=str(CONTENT),
+                      width=RUN_WIDTH, height=RUN_HEIGHT, steps=STEPS)
+    empty, picked = tmp_path / "empty.png", tmp_path / "picked.png"
+    live.step(f"shot {live.window} {empty}")
+    live.step(f"key {live.window} alt+g space")          # the gallery's first painting
+    live.wait(lambda: live.previews_done() >= 1, "a preview of the painting picked")
+    live.step(f"shot {live.window} {picked}")
+    changed = preview_changed_pixels(empty, picked)
+    live.step(f"key {live.window} alt+1")                 # the 1:1 crop: rendered again
+    live.wait(lambda: live.previews_done() >= 2, "the 1:1 crop's preview")
+    live.step(f"click {live.window} 68 42")              # OK
+    r = live.finish()
+    assert r["ok"], f"{r['status']}: {r['error']}"
+    assert len(r["layers"]) == 2 and r["layers"][r["new_index"]].startswith("Neural style: The Starry Night ("), \
+        r["layers"]
+    assert changed > 4000, f"only {changed} pixels of the dialog changed: no painting picked, no preview"
+    assert not plugin_warnings(live.out.read_text(errors="replace")), plugin_warnings(live.out.read_text())
+    if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
+        shutil.copy(picked, ROOT / "docs" / "dialog-gallery.png")
+
+
+def test_reset_to_factory_defaults_clears_every_style_without_a_critical(tmp_path, gimp_console, daemon):
+    """After a three-style run every style is set (two on the Advanced tab: the outside style and a
+    region "sky" with its own painting, shown as docs/dialog-advanced.png). Reset › Reset to
+    Factory Defaults (keyboard: Alt+R, Down, Enter) clears both file choosers and greys OK out: a click
+    on OK then does nothing, and Escape cancels with the image untouched. No Gtk-CRITICAL (GIMP's own
+    file widget passed the reset's "no file" to GTK) or other warning from the plug-in."""
+    from shared import gallery
+    live = LiveDialog(tmp_path, gimp_console, daemon, "case_reset_dialog.py", content=str(CONTENT),
+                      style=str(gallery.find("starry-night").path), outside=str(gallery.find("udnie").path),
+                      width=RUN_WIDTH, height=RUN_HEIGHT, steps=STEPS)
+    before, after = tmp_path / "before.png", tmp_path / "after.png"
+    live.step(f"clickat {live.window} 93 29")            # the Advanced tab: the outside style, the region "sky"
+    live.step(f"shot {live.window} {before}")
+    live.step(f"key {live.window} alt+r Down Return")    # Reset > Reset to Factory Defaults (its popover)
+    live.step(f"shot {live.window} {after}")
+    live.step(f"click {live.window} 68 42")              # OK: greyed out, nothing happens
+    live.step(f"key {live.window} Escape")
+    r = live.finish()
+    assert r["cancelled"], f"{r['status']}: {r['error']}"
+    assert r["layers"] == ["Background"]
+    assert preview_changed_pixels(before, after) > 500, "the reset changed nothing in the dialog"
+    assert not plugin_warnings(live.out.read_text(errors="replace")), plugin_warnings(live.out.read_text())
+    if os.environ.get("NEURAL_STYLE_DOCS_SHOTS") == "1":
+        shutil.copy(before, ROOT / "docs" / "dialog-advanced.png")
 
 
 def test_the_dialog_with_a_live_preview_cancelled_leaves_the_image_untouched(tmp_path, gimp_console, daemon):
@@ -443,6 +506,38 @@ def test_region_channel_style_mask_outside_style_and_scale_mixing(tmp_path, gimp
     assert "brick" in r["layers"][0], "scale mixing shows in the name"
     assert not r["has_mask"], "with an outside style the whole layer is styled: no mask"
     assert r["diff_inside"] > 4 and r["diff_outside"] > 4, "both the region and the outside are stylized"
+
+
+def test_two_regions_with_two_gallery_paintings_name_both_and_read_without_a_broken_pipe(tmp_path, gimp_console,
+                                                                                         daemon):
+    """The selection in one gallery painting, the rest of the layer in another (both JPEGs of the
+    built-in gallery): both parts are styled, the layer's name lists both paintings by title, and
+    reading the styles prints no file plug-in's broken pipe."""
+    from shared import gallery
+    script = batch_script(tmp_path, "case_gallery_regions.py", content=str(CONTENT),
+                          style=str(gallery.find("starry-night").path), outside=str(gallery.find("udnie").path),
+                          width=WIDTH, height=HEIGHT, steps=STEPS)
+    r = run_batch(gimp_console, script, gimp_env(tmp_path, daemon))
+    assert r["ok"], r["error"]
+    assert len(r["layers"]) == 2
+    assert r["layers"][r["new_index"]].startswith("Neural style: The Starry Night, outside: Udnie ("), r["layers"]
+    assert r["diff_inside"] > 4 and r["diff_outside"] > 4, "both the selection and the rest are styled"
+    assert not plugin_warnings(r["output"]), plugin_warnings(r["output"])
+
+
+def test_more_regions_each_with_a_gallery_painting_are_styled_and_named(tmp_path, gimp_console, daemon):
+    """Two saved selections, each with a gallery painting of its own ("regions"), over a main style
+    for the rest of the layer: all three parts are styled, the layer's name lists every style, and a
+    region naming a channel the image lacks is refused in one sentence."""
+    script = batch_script(tmp_path, "case_more_regions.py", content=str(CONTENT), style=str(STYLE),
+                          width=WIDTH, height=HEIGHT, steps=STEPS)
+    r = run_batch(gimp_console, script, gimp_env(tmp_path, daemon))
+    assert r["ok"], r["error"]
+    assert len(r["layers"]) == 2
+    assert "left: Udnie, right: The Scream" in r["layers"][r["new_index"]], r["layers"]
+    assert all(d > 4 for d in r["diff"]), r["diff"]
+    assert not r["has_mask"], "the regions reach beyond any selection: no mask"
+    assert not r["bad"]["ok"] and "'sky'" in r["bad"]["error"] and "not a channel of this image" in r["bad"]["error"]
 
 
 def test_repeat_after_a_run_computes_only_the_selection_and_stacks_results_on_top(tmp_path, gimp_console, daemon):
@@ -649,7 +744,11 @@ def test_detail_auto_computes_full_size_in_the_quality_that_fits_a_minute():
     assert options_from_config(Config(quality="high"), 1052, "full", slow)["quality"] == "high", \
         "Full keeps the chosen quality"
     assert "steps" not in options_from_config(Config(), 1052) and options_from_config(Config(steps=7))["steps"] == 7
-    assert texts.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052 px on cpu."
+    assert texts.estimate_text(slow, 1052, 713) == "About 3 h 10 min at 1052\u00d7713 px on cpu."
+    # a custom Size names the size computed and the area's own; never more than the area's pixels
+    assert texts.estimate_text(dict(slow, size=512), 982, 468) == \
+        "About 3 h 10 min at 512\u00d7244 px, scaled up to 982\u00d7468 on cpu."
+    assert texts.estimate_text(dict(slow, size=1024), 982, 468) == "About 3 h 10 min at 982\u00d7468 px on cpu."
     assert "starts when you press OK" in texts.estimate_text(None, 1052, 713)
     # the Detail line names the size actually computed, the quality and an honest time
     assert texts.detail_text("auto", fast, (982, 468)) == \
@@ -657,6 +756,30 @@ def test_detail_auto_computes_full_size_in_the_quality_that_fits_a_minute():
     assert texts.detail_text("auto", slow, (982, 468)) == \
         "Auto: 982\u00d7468 px (full size), preview quality takes about 5 min on cpu."
     assert texts.detail_text("full", slow, (982, 468)).startswith("Full size, 982\u00d7468 px: about 3 h 10 min")
+
+
+def test_every_mnemonic_of_the_dialog_is_its_own():
+    """Each label's mnemonic (the letter after "_") is used once in the dialog, and never one of
+    GIMP's own buttons' (_Reset, _OK): GIMP printed duplicate-mnemonic warnings at every opening."""
+    sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
+    import arguments as a
+    import texts
+    labels = [x.label for x in a.ARGUMENTS] + [texts.GALLERY_LABEL, texts.ONE_TO_ONE_LABEL, "_Reset", "_OK"]
+    letters = [label[label.index("_") + 1].lower() for label in labels if "_" in label]
+    assert len(letters) == len(labels), [x for x in labels if "_" not in x]
+    assert len(set(letters)) == len(letters), sorted(letters)
+
+
+def test_the_styles_line_names_every_style_in_use():
+    """The line under the basics says what Advanced holds with it closed: every style and where."""
+    sys.path.insert(0, str(PLUGIN_DIR / "neural-style"))
+    import texts
+    assert texts.styles_summary({"style": None}).startswith("No style yet")
+    assert texts.styles_summary({"style": "The Starry Night"}) == "Style: The Starry Night."
+    assert texts.styles_summary({"style": "The Starry Night", "outside": "Udnie", "region": "sky"}) == \
+        "Style: The Starry Night in the region 'sky'; Udnie outside it."
+    assert texts.styles_summary({"style": "The Scream", "fine": "Udnie"}) == \
+        "Style: The Scream; fine strokes from Udnie."
 
 
 def test_the_plugins_arguments_are_declared_once_in_one_table():

@@ -44,6 +44,10 @@ def test_gimp_only_install_into_a_profile(tmp_path):
     # the shared package the plug-in imports travels with it
     assert (dest / "shared" / "client.py").is_file()
     assert (dest / "shared" / "protocol.py").is_file()
+    # and the gallery's paintings, byte for byte (the dialog shows them; no line endings touched)
+    for painting in (ROOT / "shared" / "gallery").glob("*.jpg"):
+        assert (dest / "shared" / "gallery" / painting.name).read_bytes() == painting.read_bytes()
+    assert (dest / "shared" / "gallery" / "LICENSES.md").is_file()
     cfg = json.loads((dest / "neural-style.json").read_text())
     assert cfg["python"] == str(install.venv_python())
     assert cfg["endpoint"].startswith("tcp://127.0.0.1:")

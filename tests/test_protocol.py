@@ -365,3 +365,26 @@ def test_zmtp_frame_encoding_matches_the_spec():
     assert len(g) == 64 and g[0] == 0xFF and g[9] == 0x7F and g[10] == 3 and g[12:16] == b"NULL"
     assert _frame_header(5, 1) == b"\x01\x05"
     assert _frame_header(300, 0) == b"\x02" + struct.pack(">Q", 300)
+
+
+def test_a_region_laid_over_the_ones_before_takes_its_pixels_out_of_them():
+    """``over``: a region laid over earlier ones is taken out of their masks (soft edges stay soft);
+    without it overlapping regions keep both; anything but a bool is bad_field."""
+    import numpy as np
+    from daemon.service.convert import to_regions
+    everywhere = MaskData(4, 2, b"\xff" * 8)
+    left = MaskData(4, 2, bytes([255, 255, 128, 0] * 2))
+    fields = {"content": img(4, 2), "styles": [img(4, 4), img(4, 4)],
+              "regions": [{"content_mask": everywhere, "style": 0},
+                          {"content_mask": left, "style": 1, "over": True}]}
+    m = decode(encode("submit", fields), sender="client")
+    assert [r["over"] for r in m.get("regions")] == [False, True]
+    rest, sky = to_regions(m.get("regions"))
+    assert np.allclose(rest.content_mask[0], [0, 0, 1 - 128 / 255, 1]) and np.allclose(sky.content_mask[0], [1, 1, 128 / 255, 0])
+    fields["regions"][1]["over"] = False
+    both = to_regions(decode(encode("submit", fields), sender="client").get("regions"))
+    assert np.allclose(both[0].content_mask, 1.0)
+    fields["regions"][1]["over"] = "yes"
+    with pytest.raises(ProtocolError) as e:
+        decode(encode("submit", fields), sender="client")
+    assert e.value.code == "bad_field" and "over" in str(e.value)

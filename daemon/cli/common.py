@@ -80,6 +80,17 @@ positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
 
 
+def style_file(text: str) -> str:
+    """A style argument: a file, or ``gallery:NAME`` (a painting of the built-in gallery, its file)."""
+    from shared import gallery
+    if not gallery.is_gallery(text):
+        return text
+    try:
+        return str(gallery.find(text).path)
+    except KeyError as e:
+        raise argparse.ArgumentTypeError(e.args[0]) from None
+
+
 def whole_number(text: str) -> int:
     try:
         return int(text)

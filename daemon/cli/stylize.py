@@ -22,7 +22,8 @@ from .. import __version__
 from .common import (ENDPOINT_HELP, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, CliError, ProgressBar,
                      add_model_args, check_files, check_output_path, check_writable, endpoint_of, err, finite_float, float_list, memory_size,
                      model_spec, non_negative_int,
-                     positive_int, progress_text, read_image, read_mask, resolve_weights, whole_number, write_image, write_report)
+                     positive_int, progress_text, read_image, read_mask, resolve_weights, style_file, whole_number, write_image,
+                     write_report)
 
 # daemon error codes that mean "change the request" (exit 2) rather than "the daemon failed" (exit 1)
 BAD_INPUT_CODES = {"bad_input", "empty_region", "bad_field", "bad_frames", "too_large", "not_finite", "bad_endpoint"}
@@ -117,7 +118,9 @@ def add_stylize_args(p) -> None:
 
     g = group("images")
     g.add_argument("-c", "--content", required=True, help="the image to restyle")
-    g.add_argument("-s", "--style", required=True, action="append", help="a style image (repeat for several; indices 0, 1, ...)")
+    g.add_argument("-s", "--style", required=True, action="append", type=style_file,
+                   help="a style image, or gallery:NAME for a painting of the built-in gallery (`python -m daemon "
+                        "gallery` lists them); repeat for several, indices 0, 1, ...")
     g.add_argument("-o", "--output", required=True, help="where to write the result (.png keeps the content's alpha)")
     options_of("images")
     group("size and steps").add_argument("--quality", default="standard", choices=list(PRESETS),
@@ -155,14 +158,16 @@ def add_commands(sub) -> None:
                        add_arguments=add_stylize_args)
     p.set_defaults(func=cmd_stylize)
     p = sub.add_parser("mix-styles", help="mix two styles: coarse structure of one, fine texture of the other")
-    p.add_argument("--coarse", required=True, help="style image giving the coarse structure")
-    p.add_argument("--fine", required=True, help="style image giving the fine texture")
+    p.add_argument("--coarse", required=True, type=style_file, help="style image (or gallery:NAME) giving the coarse structure")
+    p.add_argument("--fine", required=True, type=style_file, help="style image (or gallery:NAME) giving the fine texture")
     p.add_argument("--output", required=True, help="where to write the mixed style image")
     p.add_argument("--size", type=positive_int, default=512, help="long edge in pixels (default 512)")
     p.add_argument("--steps", type=non_negative_int, default=200, help="optimisation steps (default 200)")
     p.add_argument("--seed", type=whole_number, default=0)
     add_model_args(p)
     p.set_defaults(func=cmd_mix_styles)
+    p = sub.add_parser("gallery", help="list the built-in gallery's paintings (--style gallery:NAME)")
+    p.set_defaults(func=cmd_gallery)
 
 
 
@@ -435,6 +440,18 @@ def _on_event(ev: dict, job: Job, bar: ProgressBar) -> Optional[dict]:
 
 
 # ---- mix-styles ----------------------------------------------------------------------------------
+def cmd_gallery(args) -> int:
+    """The gallery's paintings: the name to give --style, the painting, its size and file."""
+    from shared import gallery
+    width = max(len(p.name) for p in gallery.PAINTINGS)
+    for p in gallery.PAINTINGS:
+        hint = "; recommended: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in p.recommended.items()) \
+            if p.recommended else ""
+        print(f"gallery:{p.name:<{width}}  {p.caption}, {p.size[0]}×{p.size[1]}{hint}")
+    print(f"\nfiles and licences: {gallery.FOLDER} (LICENSES.md); use as --style gallery:NAME")
+    return EXIT_OK
+
+
 def cmd_mix_styles(args) -> int:
     from ..engine import load_model, mix_styles
 

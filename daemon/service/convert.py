@@ -82,10 +82,17 @@ def working_rgb(img: ImageData, size_hw: Tuple[int, int]) -> np.ndarray:
 
 def to_regions(regions: list, size_hw: Optional[Tuple[int, int]] = None) -> list:
     """Decoded submit regions -> engine Regions (invert = "outside this mask"); content masks at
-    ``size_hw`` when given (the size the job works at)."""
-    return [Region(content_mask=mask_to_float(r["content_mask"], r.get("invert", False), size_hw), style=r["style"],
-                   style_mask=None if r.get("style_mask") is None else mask_to_float(r["style_mask"]))
-            for r in regions]
+    ``size_hw`` when given (the size the job works at). A region with ``over`` is laid over the
+    ones before it: m_j ← m_j · (1 − m_i) for every earlier j (soft edges stay soft)."""
+    out = []
+    for r in regions:
+        mask = mask_to_float(r["content_mask"], r.get("invert", False), size_hw)
+        if r.get("over"):
+            for earlier in out:
+                earlier.content_mask = earlier.content_mask * (1.0 - mask)
+        out.append(Region(content_mask=mask, style=r["style"],
+                          style_mask=None if r.get("style_mask") is None else mask_to_float(r["style_mask"])))
+    return out
 
 
 def options_from_dict(d: dict, content_hw: Tuple[int, int]) -> TransferOptions:

@@ -23,7 +23,7 @@ AUTO_TARGET_S = 60.0     # "Auto": the best quality that takes about a minute at
 @dataclass(frozen=True)
 class Argument:
     name: str                       # the procedure's property ("style-weight")
-    kind: str                       # layer, file, channel, choice, int, double, boolean
+    kind: str                       # layer, file, channel, choice, int, double, boolean, string
     label: str                      # with its mnemonic ("Style strengt_h")
     help: str
     default: object = None
@@ -87,7 +87,7 @@ ARGUMENTS = (
       style="outside_style"),
     A("outside-style-file", "file", "Outside style f_ile", "A second style file for the area outside the "
       "selection", tier="advanced", place=4, reads_pixels=True, style="outside_style"),
-    A("region-channel", "channel", "Re_gion (a saved selection)", "A saved selection (channel) to use "
+    A("region-channel", "channel", "Region (a sa_ved selection)", "A saved selection (channel) to use "
       "instead of the current selection", tier="advanced", place=1, reads_pixels=True),
     A("scale-fine-layer", "layer", "Fi_ne-scale style layer", "Scale mixing: take the fine texture from this "
       "style and the coarse structure from the main style (none = no mixing)", tier="advanced", place=6,
@@ -110,18 +110,22 @@ ARGUMENTS = (
       tier="basics", place=10, remember="preview"),
     A("mask-to-selection", "boolean", "_Mask the result to the selection", "Give the new layer a mask from "
       "the selection (feathering kept)", True, tier="advanced", place=2, remember="mask_to_selection"),
-    A("steps", "int", "Steps (0 = fr_om quality)", "Optimisation steps at the working size (about 512 px; "
+    A("steps", "int", "Steps (0 = from qu_ality)", "Optimisation steps at the working size (about 512 px; "
       "finishing levels above it keep the preset's) (0 = what the quality preset says)", 0, range=(0, 5000),
       tier="advanced", place=9, remember="steps", option="steps"),
     A("mix-cut", "choice", "Fine-scale style rea_ches", "Scale mixing: the deepest layer (the largest "
       "strokes) that the fine-scale style sets", "auto", MIX_CUT_CHOICES, tier="advanced", place=8,
       remember="mix_cut", option="mix_cut"),
-    A("style-from", "choice", "Style f_rom", "Where the style comes from: a file or a layer of an open image "
+    A("regions", "string", "More regions, each _with its own style", "More regions, each a saved selection "
+      "(channel) of the image with its own style, laid over the main style's: a JSON list of {\"channel\": "
+      "NAME, \"style\": FILE or \"gallery:NAME\"} (the dialog lists them in Advanced)", "[]", tier="advanced",
+      place=10, remember="regions", reads_pixels=True),
+    A("style-from", "choice", "Style _source", "Where the style comes from: a file or a layer of an open image "
       "(the dialog's one Style choice)", "file", STYLE_FROM_CHOICES, aux=True, tier="basics", place=1,
       reads_pixels=True),
     A("detail", "choice", "_Detail", "How much detail to compute (scripts use Size)", "auto", DETAIL_CHOICES,
       aux=True, tier="basics", place=5, remember="detail"),
-    A("continue", "choice", "Contin_ue from this layer", "Opened on a result layer: style the photo anew, or "
+    A("continue", "choice", "Continue from this _layer", "Opened on a result layer: style the photo anew, or "
       "more steps from the result's own pixels (scripts: plug-in-neural-style-continue)", "no",
       CONTINUE_CHOICES, aux=True, tier="basics", place=11),
 )
@@ -163,8 +167,38 @@ def declare(procedure, flags, Gimp, keep=lambda choice: choice):
                                                                     a.default, flags)
         elif a.kind == "boolean":
             getattr(procedure, "add_boolean%s_argument" % aux)(a.name, a.label, a.help, a.default, flags)
+        elif a.kind == "string":
+            getattr(procedure, "add_string%s_argument" % aux)(a.name, a.label, a.help, a.default, flags)
         else:
             raise ValueError("unknown argument kind %r" % a.kind)
+
+
+# ---- more regions ------------------------------------------------------------------------------------
+
+def parse_regions(text):
+    """The "regions" argument -> [(channel name, style: a file's path or "gallery:NAME")]; ValueError
+    with a sentence for anything else."""
+    import json
+    try:
+        items = json.loads(text or "[]")
+    except ValueError:
+        raise ValueError("'regions' is not a JSON list: %r" % (text[:80],)) from None
+    if not isinstance(items, list):
+        raise ValueError("'regions' must be a JSON list of {\"channel\": NAME, \"style\": FILE}")
+    out = []
+    for i, r in enumerate(items):
+        if not (isinstance(r, dict) and isinstance(r.get("channel"), str) and isinstance(r.get("style"), str)
+                and r["channel"] and r["style"]):
+            raise ValueError("region %d of 'regions' must be {\"channel\": NAME, \"style\": FILE or "
+                             "\"gallery:NAME\"}" % (i + 1))
+        out.append((r["channel"], r["style"]))
+    return out
+
+
+def format_regions(pairs):
+    """[(channel name, style)] -> the "regions" argument's text."""
+    import json
+    return json.dumps([{"channel": c, "style": s} for c, s in pairs])
 
 
 # ---- the daemon options a config says -----------------------------------------------------------

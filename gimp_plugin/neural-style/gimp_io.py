@@ -39,8 +39,13 @@ def layer_image(client, layer):
 
 
 def file_image(client, gfile):
-    """The visible pixels of an image file (any format GIMP opens) as ImageData, or None when GIMP
-    opens nothing. GIMP's own error (GLib.Error) passes through."""
+    """The visible pixels of an image file as ImageData, or None when GIMP opens nothing. Read in
+    this process by GdkPixbuf where it can (JPEG, PNG, WebP...: no file plug-in started, whose pipe
+    file-jpeg reported broken when the image was let go at once), else opened by GIMP (XCF, PSD...,
+    any format GIMP opens; its GLib.Error passes through)."""
+    pic = pixbuf_image(client, gfile.get_path()) if gfile.get_path() else None
+    if pic is not None:
+        return pic
     img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, gfile)
     if img is None:
         return None
@@ -48,6 +53,24 @@ def file_image(client, gfile):
         return layer_image(client, img.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE))
     finally:
         img.delete()
+
+
+def pixbuf_image(client, path):
+    """An image file read by GdkPixbuf (turned as its Exif orientation says) as ImageData; None when
+    GdkPixbuf cannot read it."""
+    try:
+        gi.require_version("GdkPixbuf", "2.0")
+        from gi.repository import GdkPixbuf
+        pb = GdkPixbuf.Pixbuf.new_from_file(path)
+    except Exception:  # noqa: BLE001 - not a format GdkPixbuf reads: GIMP opens it instead
+        return None
+    pb = pb.apply_embedded_orientation() or pb
+    if not pb.get_has_alpha():
+        pb = pb.add_alpha(False, 0, 0, 0)
+    w, h, stride = pb.get_width(), pb.get_height(), pb.get_rowstride()
+    data = pb.get_pixels()
+    rows = data[:w * h * 4] if stride == w * 4 else b"".join(data[y * stride:y * stride + w * 4] for y in range(h))
+    return client.ImageData(w, h, bytes(rows))
 
 
 def channel_mask(client, channel, x, y, w, h):
@@ -266,7 +289,11 @@ def scale_into(drawable, pic):
         scale = graph.create_child("gegl:scale-size")
         scale.set_property("x", float(w))
         scale.set_property("y", float(h))
-        scale.set_property("sampler", Gegl.SamplerType.NEAREST)   # no soft edges from the abyss
+        scale.set_property("sampler", Gegl.SamplerType.CUBIC)     # smooth: a small preview, not blocks
+        try:
+            scale.set_property("abyss-policy", Gegl.AbyssPolicy.CLAMP)   # no soft edges from the abyss
+        except (TypeError, AttributeError):   # an older GEGL: a one-pixel soft edge at worst
+            pass
         write = graph.create_child("gegl:write-buffer")
         write.set_property("buffer", dst)
         read.link(scale)
@@ -281,11 +308,10 @@ class PreviewLayer:
     place and size and shown only once it holds a preview; undo is frozen while it exists so it never
     appears in the undo history."""
 
-    def __init__(self, image, source, box, mask_to_selection):
+    def __init__(self, image, source, box):
         self.image = image
         self.source = source
         self.box = box
-        self.mask = mask_to_selection
         self.layer = None
         self.frozen = False
 
@@ -295,8 +321,9 @@ class PreviewLayer:
                 self.image.undo_freeze()
                 self.frozen = True
             self.layer = new_layer(self.image, self.source, PREVIEW_NAME, self.box, visible=False)
-            if self.mask and not Gimp.Selection.is_empty(self.image):
+            if not Gimp.Selection.is_empty(self.image):     # the style shows where it goes: the selection
                 self.layer.add_mask(self.layer.create_mask(Gimp.AddMaskType.SELECTION))
+            self.image.set_selected_layers([self.source])   # no boundary of the preview layer drawn over it
         scale_into(self.layer, pic)
         self.layer.set_visible(True)
         Gimp.displays_flush()

@@ -8,17 +8,24 @@ import gi
 import arguments
 import link
 import live_preview
+import request
+import texts
 
-PANE = 256          # the pane's long edge at least (a small area is shown scaled up), at most LONG_EDGE
+PANE = live_preview.LONG_EDGE   # the pane's square: fixed, so the dialog never changes size with the picture
 DRAIN_MS = 50       # how often the pane takes the preview worker's events (on GTK's thread)
 
 
 def pane_size(width, height):
-    """The pane's picture size for an area of ``width`` × ``height``: its long edge between PANE
-    and LONG_EDGE (the preview is rendered at most LONG_EDGE px; a small area is shown bigger)."""
+    """The picture's size in the pane for an area of ``width`` × ``height``: its long edge PANE (the
+    preview is rendered at most LONG_EDGE px; a small area is shown bigger)."""
     long_edge = max(1, int(width), int(height))
-    shown = min(live_preview.LONG_EDGE, max(PANE, long_edge))
-    return max(1, round(width * shown / long_edge)), max(1, round(height * shown / long_edge))
+    return max(1, round(width * PANE / long_edge)), max(1, round(height * PANE / long_edge))
+
+
+def crop_box(width, height, side=PANE):
+    """The 1:1 crop of an area: its middle, at most ``side`` × ``side`` of its own pixels."""
+    w, h = min(width, side), min(height, side)
+    return (width - w) // 2, (height - h) // 2, w, h
 
 
 def pixbuf(pic, width, height):
@@ -65,13 +72,26 @@ class LiveSource:
         frame = Gtk.Frame()
         frame.set_shadow_type(Gtk.ShadowType.IN)
         self.image = Gtk.Image()
-        self.image.set_size_request(*pane_size(PANE, PANE))
-        frame.add(self.image)
+        self.image.set_size_request(PANE, PANE)
+        self.shown = None           # the newest styled picture (a press shows the original instead)
+        self.pressed = False
+        events = Gtk.EventBox()     # press and hold: the original (before / after)
+        events.add(self.image)
+        events.set_tooltip_text("Press and hold to see the original")
+        events.connect("button-press-event", lambda *_: self._hold(True))
+        events.connect("button-release-event", lambda *_: self._hold(False))
+        frame.add(events)
+        self.one_to_one = Gtk.CheckButton.new_with_mnemonic(texts.ONE_TO_ONE_LABEL)
+        self.one_to_one.set_tooltip_text("Render the middle of the area at the size the result is computed, "
+                                         "not the whole area scaled down")
+        self.one_to_one.connect("toggled", lambda *_: self._schedule())
         self.label = Gtk.Label(label="")
         self.label.set_line_wrap(True)
         self.label.set_max_width_chars(36)
         self.label.set_xalign(0.0)
+        self.label.set_size_request(PANE, -1)
         pane.pack_start(frame, False, False, 0)
+        pane.pack_start(self.one_to_one, False, False, 0)
         pane.pack_start(self.label, False, False, 0)
         main.pack_start(pane, False, False, 0)
         pane.show_all()
@@ -99,6 +119,7 @@ class LiveSource:
         if self.content is None and self.problem is None:
             try:
                 self.content = self.read()[0]
+                self.shown = None
                 self._show(self.content.content)         # the area itself until the first styled image
             except link.UserError as e:
                 self.problem = str(e)
@@ -113,7 +134,7 @@ class LiveSource:
             self.label.set_text(self.problem)
             return False
         sub = self.submission(config)
-        key = (id(self.content), sorted(sub.options.items()))
+        key = (id(self.content), self.one_to_one.get_active(), sorted(sub.options.items()))
         if self.worker is not None and key == self.sent:
             return False
         self.sent = key
@@ -124,17 +145,38 @@ class LiveSource:
 
     def submission(self, config):
         """The cached read with the options the settings say now (the preview's size: Detail's
-        custom Size, else the area's own, at most LONG_EDGE px in LivePreview)."""
+        custom Size, else the area's own, at most LONG_EDGE px in LivePreview). With "1:1 crop": the
+        middle of the area, at the scale the run computes it (its own pixels, or Size's share of them)."""
         from dataclasses import replace
         detail = "size" if config.get_property("detail") == "size" else "full"
         options = {k: v for k, v in self.content.options.items() if k != "steps"}   # steps: only when set
-        options.update(arguments.options_from_config(config, detail=detail))
-        return replace(self.content, options=options)
+        c = self.content.content
+        options.update(arguments.options_from_config(config, max(c.width, c.height), detail))
+        if not self.one_to_one.get_active():
+            return replace(self.content, options=options)
+        box = crop_box(c.width, c.height)
+        share = options["size"] / float(max(c.width, c.height)) if options["size"] else 1.0
+        options["size"] = max(16, int(round(max(box[2], box[3]) * share)))
+        return replace(request.crop_submission(self.client, self.content, box), options=options)
+
+    def _hold(self, pressed):
+        """Press: the original area (or its 1:1 crop); release: the styled picture again."""
+        self.pressed = pressed
+        if pressed and self.content is not None:
+            c = self.content.content
+            pic = request.crop_image(self.client, c, crop_box(c.width, c.height)) if self.one_to_one.get_active() else c
+            self._paint(pic)
+        elif not pressed and self.shown is not None:
+            self._paint(self.shown)
+        return True
 
     def _show(self, pic):
-        w, h = pane_size(self.content.content.width, self.content.content.height) if self.content else \
-            pane_size(pic.width, pic.height)
-        self.image.set_size_request(w, h)
+        self.shown = pic
+        if not self.pressed:
+            self._paint(pic)
+
+    def _paint(self, pic):
+        w, h = pane_size(pic.width, pic.height)
         self.image.set_from_pixbuf(pixbuf(pic, w, h))
 
     def _drain(self):

@@ -47,7 +47,8 @@ class StopWindow:
     manager nobody else would)."""
 
     CHARS = 60                  # the progress text's width; a longer text wraps
-    ABOVE_STATUS_BAR = 64       # pixels kept free at the image window's bottom: status bar, scroll bar
+    ABOVE_STATUS_BAR = 110      # pixels kept free at the image window's bottom: status bar, scroll bar, and a
+                                # window manager's title bar on the Stop window itself
 
     def __init__(self, on_stop):
         gi.require_version("Gtk", "3.0")
@@ -111,7 +112,7 @@ class Feedback:
     def __init__(self, image, source, plan, preview, interactive):
         self.stop_requested = False
         self.note = plan.size_note            # the working size, when the result is scaled up
-        self.preview = gimp_io.PreviewLayer(image, source, plan.box, plan.preview_masked) if preview else None
+        self.preview = gimp_io.PreviewLayer(image, source, plan.box) if preview else None
         self.window = StopWindow(self._stop) if interactive else None
 
     def _stop(self):

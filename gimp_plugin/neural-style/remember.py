@@ -145,3 +145,39 @@ class RecordedValues:
 
     def get_property(self, name):
         return self.values.get(name, DEFAULTS.get(name))
+
+
+# ---- the style files used lately (the dialog's grid shows them after the gallery) ------------------
+
+RECENT_FILE = "neural-style-recent.json"     # in GIMP's profile folder
+RECENT_MAX = 5
+
+
+def recent_styles():
+    """The style files used lately, newest first, that still exist (paths)."""
+    import json
+    import os
+    try:
+        with open(os.path.join(Gimp.directory(), RECENT_FILE), encoding="utf-8") as f:
+            paths = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return [p for p in paths if isinstance(p, str) and os.path.isfile(p)][:RECENT_MAX] if isinstance(paths, list) else []
+
+
+def add_recent_style(path):
+    """Put ``path`` first among the recent style files (a gallery painting is always shown: not kept).
+    Written whole to a temporary file and renamed: a crash never leaves half a list."""
+    import json
+    import os
+    from shared import gallery
+    if not path or gallery.of_path(path) is not None:
+        return
+    paths = [path] + [p for p in recent_styles() if p != path]
+    target = os.path.join(Gimp.directory(), RECENT_FILE)
+    try:
+        with open(target + ".part", "w", encoding="utf-8") as f:
+            json.dump(paths[:RECENT_MAX], f)
+        os.replace(target + ".part", target)
+    except OSError:     # a read-only profile: no list, nothing else lost
+        pass

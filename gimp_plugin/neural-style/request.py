@@ -31,7 +31,6 @@ class ResultPlan:
     region_from: Optional[str] = None     # where the style went: "selection", "channel" or None (everywhere)
     region_mask: object = None            # MaskData of the region channel over ``box``, when mask_from == "channel"
     box: tuple = (0, 0, 0, 0)             # what is computed: x, y, w, h in the source layer's coordinates
-    preview_masked: bool = False          # mask the live preview to the selection
     size_note: str = ""                   # "working at 512 px, scaled up to 1920 px" (texts.size_note)
 
     size: int = 0                         # the working size sent (0 = the computed part's own)
@@ -123,9 +122,34 @@ def crop_mask(client, mask, box):
     return client.MaskData(w, h, b"".join(rows))
 
 
+def crop_image(client, pic, box):
+    """The rectangle ``box`` (x, y, w, h) of an RGBA ImageData."""
+    x, y, w, h = box
+    if (x, y, w, h) == (0, 0, pic.width, pic.height):
+        return pic
+    row = pic.width * 4
+    return client.ImageData(w, h, b"".join(pic.data[(y + j) * row + x * 4:(y + j) * row + (x + w) * 4]
+                                           for j in range(h)))
+
+
+def crop_submission(client, submission, box):
+    """The same request for the rectangle ``box`` of its content: content, region masks and init
+    cropped alike (the dialog's 1:1 preview)."""
+    from dataclasses import replace
+    regions = [dict(r, content_mask=crop_mask(client, r["content_mask"], box)) for r in submission.regions]
+    init = crop_image(client, submission.init, box) if submission.init is not None else None
+    return replace(submission, content=crop_image(client, submission.content, box), regions=regions, init=init)
+
+
 # ---- styles -----------------------------------------------------------------------------------
 
 def file_stem(gfile):
+    """The style's name for the result layer: a gallery painting's title, else the file's name.
+    (``shared`` is importable once ``link.import_client`` has run, as it has before any read.)"""
+    from shared import gallery
+    painting = gallery.of_path(gfile.get_path()) if gfile.get_path() else None
+    if painting is not None:
+        return painting.title
     name = gfile.get_basename() or "style"
     return os.path.splitext(name)[0]
 
@@ -182,6 +206,32 @@ def style_mask(client, config, style, style_layer):
         "The style mask channel '%s' is %dx%d but the style image is %dx%d: use a channel of "
         "the style layer's image, or one of the same size as the style file."
         % (chan.get_name(), chan.get_width(), chan.get_height(), style.width, style.height))
+
+
+def more_regions(client, image, config):
+    """The "regions" argument read: [(channel name, channel, style ImageData, style's name)]."""
+    from gi.repository import Gio
+    from shared import gallery
+    try:
+        pairs = arguments.parse_regions(config.get_property("regions"))
+    except ValueError as e:
+        raise UserError(str(e))
+    out = []
+    for name, spec in pairs:
+        chan = image.get_channel_by_name(name)
+        if not gimp_io.item_ok(chan):
+            raise UserError("The region '%s' (More regions) is not a channel of this image: save the selection "
+                            "as a channel of that name, or remove the region." % name)
+        if gallery.is_gallery(spec):
+            try:
+                spec = str(gallery.find(spec).path)
+            except KeyError as e:
+                raise UserError(e.args[0])
+        gfile = Gio.File.new_for_path(spec)
+        if not gfile.query_exists(None):
+            raise UserError("The style file %s of the region '%s' is gone: choose another." % (spec, name))
+        out.append((name, chan, style_file_image(client, gfile), file_stem(gfile)))
+    return out
 
 
 # ---- where the style goes ---------------------------------------------------------------------
@@ -249,10 +299,11 @@ def read(client, image, source, config, style_from=None, box=None):
     part_of_style = style_mask(client, config, style, style_layer)
     region_mask, region_from = region(client, image, source, config)
     outside = pick_style(client, config, "outside-style-layer", "outside-style-file")
+    extras = more_regions(client, image, config)
 
     lw, lh = source.get_width(), source.get_height()
     if box is None:
-        box = compute_box(region_mask if outside is None else None, lw, lh)
+        box = compute_box(region_mask if outside is None and not extras else None, lw, lh)
     content = client.ImageData(box[2], box[3], gimp_io.read_rect(source, *box, gimp_io.RGBA))
     if region_mask is not None:
         region_mask = crop_mask(client, region_mask, box)
@@ -264,10 +315,16 @@ def read(client, image, source, config, style_from=None, box=None):
             styles.append(outside[0])
             regions.append({"content_mask": region_mask, "style": len(styles) - 1,
                             "style_mask": None, "invert": True})
-    elif part_of_style is not None:
+    elif part_of_style is not None or extras:
         w, h = content.width, content.height
         everywhere = client.MaskData(w, h, b"\xff" * (w * h))
         regions.append({"content_mask": everywhere, "style": 0, "style_mask": part_of_style, "invert": False})
+    _, ox, oy = source.get_offsets()
+    for name, chan, pic, title in extras:     # each over the regions before it (the daemon takes it out of them)
+        styles.append(pic)
+        mask = gimp_io.channel_mask(client, chan, ox + box[0], oy + box[1], box[2], box[3])
+        regions.append({"content_mask": mask, "style": len(styles) - 1, "style_mask": None, "invert": False,
+                        "over": True})
 
     options = arguments.options_from_config(config, max(content.width, content.height))
     fine = pick_style(client, config, "scale-fine-layer", "scale-fine-file")
@@ -277,12 +334,16 @@ def read(client, image, source, config, style_from=None, box=None):
         style_name = "%s + %s" % (style_name, fine[1])
 
     masked = bool(config.get_property("mask-to-selection"))
-    styled_outside = outside is not None and region_mask is not None
+    styled_outside = (outside is not None and region_mask is not None) or bool(extras)
+    if outside is not None and region_mask is not None:    # the name lists every style the layer has
+        style_name = "%s, outside: %s" % (style_name, outside[1])
+    for name, _chan, _pic, title in extras:
+        style_name = "%s, %s: %s" % (style_name, name, title)
     submission = Submission(content=content, styles=styles, regions=regions, options=options,
                             preview=bool(config.get_property("preview")))
     plan = ResultPlan(style=style_name, settings=settings_label(config), size=options["size"],
                       mask_from=region_from if masked and not styled_outside else None,
-                      region_mask=region_mask, region_from=region_from, preview_masked=masked, box=box,
+                      region_mask=region_mask, region_from=region_from, box=box,
                       size_note=size_note(options["size"], content.width, content.height))
     return submission, plan
 

@@ -44,12 +44,37 @@ def detail_text(detail, info, box):
     return estimate_text(info, w, h)
 
 
+GALLERY_LABEL = "_Gallery: a click picks a painting (or choose a file or a layer below)"
+ONE_TO_ONE_LABEL = "_1:1 crop (the strokes at the size OK makes them)"
+
+
+def styles_summary(names):
+    """The dialog's line of every style in use (``dialog.style_names``): "Style: The Starry Night
+    inside the selection; Udnie outside it; fine strokes from Udnie"."""
+    main = names.get("style")
+    if main is None:
+        return "No style yet: pick a painting of the gallery, a file or a layer."
+    where = "in the region '%s'" % names["region"] if names.get("region") else "inside the selection (or everywhere)"
+    parts = ["%s %s" % (main, where) if names.get("outside") else main]
+    if names.get("outside"):
+        parts.append("%s outside it" % names["outside"])
+    if names.get("fine"):
+        parts.append("fine strokes from %s" % names["fine"])
+    for channel, title in names.get("more") or ():
+        parts.append("%s in '%s'" % (title, channel))
+    return "Style: " + "; ".join(parts) + "."
+
+
 def estimate_text(info, width, height):
     """The dialog's line: "About 3 h 10 min at 1920×1280 on cpu (the daemon's measured speed)"."""
     if info is None:
         return "The time is estimated once the daemon runs (it starts when you press OK)."
-    size = int(info.get("size") or max(width, height))
-    return "About %s at %d px on %s." % (format_duration(info["seconds"], coarse=True), size, info.get("device", "?"))
+    long_edge = max(1, int(width), int(height))
+    size = min(int(info.get("size") or long_edge), long_edge)     # never above the area's own pixels
+    w, h = max(1, round(width * size / long_edge)), max(1, round(height * size / long_edge))
+    scaled = "" if size == long_edge else ", scaled up to %d×%d" % (width, height)
+    return "About %s at %d×%d px%s on %s." % (format_duration(info["seconds"], coarse=True), w, h, scaled,
+                                             info.get("device", "?"))
 
 
 # ---- what the events say ----------------------------------------------------------------------

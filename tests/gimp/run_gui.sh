@@ -4,6 +4,7 @@
 # $3/window; then this script carries out the steps the test writes, one file at a time ($3/step0,
 # $3/step1, ...; each one line), and answers each with $3/done<N>:
 #   click WID DX DY   a click DX, DY pixels left of and above window WID's bottom-right corner
+#   clickat WID X Y   a click X, Y pixels right of and below window WID's top-left corner
 #   key WID KEYS      KEYS (one or more, e.g. "alt+u Down") typed into window WID once it has the
 #                     keyboard focus, as a person would
 #   find REGEX FILE   wait for a visible window whose title matches REGEX; FILE gets one line per
@@ -33,6 +34,9 @@ while kill -0 "$gp" 2>/dev/null; do
                  eval "$(xdotool getwindowgeometry --shell "$w")"
                  xdotool mousemove --window "$w" $((WIDTH - a)) $((HEIGHT - b)) click 1
                  echo "run_gui.sh: clicked $w at $((WIDTH - a)),$((HEIGHT - b)) of ${WIDTH}x${HEIGHT}" >&2 ;;
+            clickat) set -- $a
+                 xdotool mousemove --window "$w" "$1" "$2" click 1
+                 echo "run_gui.sh: clicked $w at $1,$2 (from its top-left)" >&2 ;;
             key) timeout 60 xdotool windowfocus --sync "$w" && xdotool key --delay 200 --clearmodifiers $a
                  echo "run_gui.sh: typed $a into $w" >&2 ;;
             find) : > "$a.part"
