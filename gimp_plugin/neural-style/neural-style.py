@@ -119,6 +119,7 @@ def run(procedure, run_mode, image, drawables, config, run_data):
                              % (result.get_name(), "; ".join(lost)))
         else:
             config.set_property("continue", "no")
+            remember.restore_choices(config)       # Detail as last chosen, however that run ended
         box = request.dialog_box(image, source)
         endpoint = link.configured_endpoint(client, settings)
 
@@ -129,6 +130,7 @@ def run(procedure, run_mode, image, drawables, config, run_data):
             client, image, source, config, config.get_property("style-from")))
         if not dialog.ask(procedure, config, source, box, estimate, live, can_continue=result is not None):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+        remember.save_choices(config)
 
     go_on = config.get_property("continue") if interactive and result is not None else "no"
     return stylize_layer(procedure, image, source, config, client, settings, interactive,

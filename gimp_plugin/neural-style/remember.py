@@ -147,6 +147,43 @@ class RecordedValues:
         return self.values.get(name, DEFAULTS.get(name))
 
 
+# ---- the dialog's own choices, kept however the run ends ---------------------------------------------
+
+CHOICES_FILE = "neural-style-dialog.json"    # in GIMP's profile folder
+KEPT_CHOICES = ("detail", "style-from")      # the dialog's own (aux) choices a new dialog starts from
+
+
+def save_choices(config):
+    """The dialog's choices at OK, kept by the plug-in itself: GIMP keeps a procedure's last values
+    only when its run succeeds, so a run cancelled from GIMP's progress bar forgot Detail."""
+    import json
+    import os
+    target = os.path.join(Gimp.directory(), CHOICES_FILE)
+    try:
+        with open(target + ".part", "w", encoding="utf-8") as f:
+            json.dump({name: config.get_property(name) for name in KEPT_CHOICES}, f)
+        os.replace(target + ".part", target)
+    except OSError:     # a read-only profile: GIMP's own last values still apply
+        pass
+
+
+def restore_choices(config):
+    """Set the dialog's choices from ``save_choices``' file, where it has them."""
+    import json
+    import os
+    try:
+        with open(os.path.join(Gimp.directory(), CHOICES_FILE), encoding="utf-8") as f:
+            kept = json.load(f)
+    except (OSError, ValueError):
+        return
+    for name in KEPT_CHOICES:
+        if isinstance(kept, dict) and isinstance(kept.get(name), str):
+            try:
+                config.set_property(name, kept[name])
+            except (TypeError, ValueError):     # a choice this version no longer has
+                pass
+
+
 # ---- the style files used lately (the dialog's grid shows them after the gallery) ------------------
 
 RECENT_FILE = "neural-style-recent.json"     # in GIMP's profile folder
