@@ -13,10 +13,7 @@ try:
     before = hashlib.sha256(px(src, "R'G'B'A u8", w, h)).hexdigest()
     status = run_dialog(img, src, style_file=Gio.File.new_for_path(PARAMS["style"]), quality="preview",
                         steps=PARAMS["steps"], preview=True)
-    out["status"] = str(status)
-    out["ok"] = status == Gimp.PDBStatusType.SUCCESS
-    out["cancelled"] = status == Gimp.PDBStatusType.CANCEL
-    out["error"] = Gimp.get_pdb().get_last_error()
+    out.update(dialog_ended(status))
     out["source_unchanged"] = hashlib.sha256(px(src, "R'G'B'A u8", w, h)).hexdigest() == before
     new = new_layer(img, src, out)
     if new is not None:

@@ -12,10 +12,7 @@ try:
     status = run_dialog(img, src, style_file=None, style_layer=None, outside_style_file=None,
                         outside_style_layer=None, scale_fine_file=None, scale_fine_layer=None,
                         quality="preview", steps=PARAMS["steps"], preview=True)
-    out["status"] = str(status)
-    out["ok"] = status == Gimp.PDBStatusType.SUCCESS
-    out["cancelled"] = status == Gimp.PDBStatusType.CANCEL
-    out["error"] = Gimp.get_pdb().get_last_error()
+    out.update(dialog_ended(status))
     new_layer(img, src, out)
 except Exception:
     import traceback

@@ -17,13 +17,8 @@ try:
     n = new_layer(img, src, out)
     if n is not None:
         after = px(n, "R'G'B'A u8", w, h)
-
-        def mean_diff(sel):
-            idx = [i for i, v in enumerate(inside) if sel(v)]
-            return sum(abs(after[4 * i + c] - before[4 * i + c]) for i in idx for c in range(3)) / (3.0 * len(idx))
-
-        out["diff_inside"] = mean_diff(lambda v: v == 255)
-        out["diff_outside"] = mean_diff(lambda v: v == 0)
+        out["diff_inside"] = mean_diff(before, after, (i for i, v in enumerate(inside) if v == 255))
+        out["diff_outside"] = mean_diff(before, after, (i for i, v in enumerate(inside) if v == 0))
 except Exception:
     import traceback
     out["exception"] = traceback.format_exc()

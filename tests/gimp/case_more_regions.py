@@ -21,11 +21,10 @@ try:
     if n is not None:
         after = px(n, "R'G'B'A u8", w, h)
 
-        def mean_diff(x0, x1):
-            idx = [y * w + x for y in range(h) for x in range(x0, x1)]
-            return sum(abs(after[4 * i + c] - before[4 * i + c]) for i in idx for c in range(3)) / (3.0 * len(idx))
-
-        out["diff"] = [mean_diff(0, w // 3 - 2), mean_diff(w // 3 + 2, w - w // 3 - 2), mean_diff(w - w // 3 + 2, w)]
+        def columns(x0, x1):
+            return (y * w + x for y in range(h) for x in range(x0, x1))
+        out["diff"] = [mean_diff(before, after, columns(*c))
+                       for c in ((0, w // 3 - 2), (w // 3 + 2, w - w // 3 - 2), (w - w // 3 + 2, w))]
         out["has_mask"] = n.get_mask() is not None
     out["bad"] = run_plugin(img, src, style_file=Gio.File.new_for_path(PARAMS["style"]),
                             regions=json.dumps([{"channel": "sky", "style": "gallery:udnie"}]))

@@ -15,10 +15,7 @@ try:
                         outside_style_file=Gio.File.new_for_path(PARAMS["outside"]), quality="preview",
                         steps=PARAMS["steps"], preview=False,
                         regions=json.dumps([{"channel": "sky", "style": "gallery:great-wave"}]))
-    out["status"] = str(status)
-    out["ok"] = status == Gimp.PDBStatusType.SUCCESS
-    out["cancelled"] = status == Gimp.PDBStatusType.CANCEL
-    out["error"] = Gimp.get_pdb().get_last_error()
+    out.update(dialog_ended(status))
     new_layer(img, src, out)
 except Exception:
     import traceback

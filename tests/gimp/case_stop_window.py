@@ -11,9 +11,7 @@ try:
     img, src, w, h = shown_with_ellipse((0.15, 0.1, 0.7, 0.8))
     status = run_dialog(img, src, style_file=Gio.File.new_for_path(PARAMS["style"]), quality="preview",
                         steps=PARAMS["steps"], preview=True)
-    out["status"] = str(status)
-    out["ok"] = status == Gimp.PDBStatusType.SUCCESS
-    out["error"] = Gimp.get_pdb().get_last_error()
+    out.update(dialog_ended(status))
     new_layer(img, src, out)
 except Exception:
     import traceback

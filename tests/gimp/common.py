@@ -50,6 +50,19 @@ def run_dialog(img, drawable, **props):
     return proc.run(plugin_config(proc, Gimp.RunMode.INTERACTIVE, img, drawable, props)).index(0)
 
 
+def dialog_ended(status):
+    """How a dialog run ended, for the test: its status, whether OK ran it or it was cancelled, and
+    the PDB's last error."""
+    return {"status": str(status), "ok": status == Gimp.PDBStatusType.SUCCESS,
+            "cancelled": status == Gimp.PDBStatusType.CANCEL, "error": Gimp.get_pdb().get_last_error()}
+
+
+def mean_diff(before, after, pixels):
+    """The mean absolute RGB difference of two R'G'B'A u8 buffers over the pixel indices given."""
+    pixels = list(pixels)
+    return sum(abs(after[4 * i + c] - before[4 * i + c]) for i in pixels for c in range(3)) / (3.0 * len(pixels))
+
+
 def run_plugin(img, drawable, **props):
     """Run plug-in-neural-style non-interactively, as a script would. Keyword names use '_' for '-'.
     Defaults: quality preview, the test's step count, no live preview. Returns what the tests check."""
