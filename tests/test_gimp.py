@@ -263,9 +263,13 @@ class LiveDialog:
             time.sleep(0.1)
 
     def previews_done(self):
+        return len(self.log_lines(self.LIVE_DONE.pattern))
+
+    def log_lines(self, pattern):
+        """The daemon log's matches of ``pattern`` since this dialog opened (re.findall's)."""
         with open(self.log, errors="replace") as f:
             f.seek(self.log_from)
-            return len(self.LIVE_DONE.findall(f.read()))
+            return re.findall(pattern, f.read())
 
     def step(self, line):
         (self.dir / f"step{self.n}.part").write_text(line + "\n")
@@ -344,17 +348,25 @@ def test_the_dialog_previews_live_a_change_restyles_it_and_ok_styles_the_photo_a
 
 def test_a_gallery_painting_picked_in_the_dialog_previews_and_names_the_result(tmp_path, gimp_console, daemon):
     """A new user's first run, in GIMP's GUI: the dialog opens with no style, its gallery first; the
-    keyboard picks a painting (Alt+G, space: the first, The Starry Night), the live preview renders it
+    daemon computes the gallery's style statistics for this area's preview meanwhile (ten zero-step jobs),
+    so the first preview of the painting the keyboard picks (Alt+G, space: the first, The Starry Night)
+    finds them cached; it renders
     (and again as a 1:1 crop, Alt+1), OK styles the photo, and the layer is named after the painting. Nothing the plug-in does prints a
     GLib warning or critical (duplicate mnemonics, file choosers) or a broken pipe, all session long.
     NEURAL_STYLE_DOCS_SHOTS=1 keeps docs/dialog-gallery.png (the gallery, the picked painting framed,
     its preview beside it)."""
     live = LiveDialog(tmp_path, gimp_console, daemon, "case_gallery_dialog.py", content=str(CONTENT),
                       width=RUN_WIDTH, height=RUN_HEIGHT, steps=STEPS)
+    from shared import gallery
     empty, picked = tmp_path / "empty.png", tmp_path / "picked.png"
     live.step(f"shot {live.window} {empty}")
+    # with no style yet, the dialog has the daemon compute the gallery's statistics for this preview
+    live.wait(lambda: len(live.log_lines(r"job \S+ done 'gallery warm-up'")) >= len(gallery.PAINTINGS),
+              "the gallery's warm-up")
     live.step(f"key {live.window} alt+g space")          # the gallery's first painting
     live.wait(lambda: live.previews_done() >= 1, "a preview of the painting picked")
+    first = live.log_lines(r"job \S+ done 'live preview'.* cache style (\d+) hit (\d+) miss")[0]
+    assert int(first[0]) >= 1 and int(first[1]) == 0, f"the first preview computed its style statistics: {first}"
     live.step(f"shot {live.window} {picked}")
     changed = preview_changed_pixels(empty, picked)
     live.step(f"key {live.window} alt+1")                 # the 1:1 crop: rendered again

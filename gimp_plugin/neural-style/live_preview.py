@@ -37,6 +37,69 @@ def preview_size(options, width, height, long_edge=LONG_EDGE):
     return max(16, min(asked, full, long_edge))
 
 
+def preview_options(options, width, height, long_edge=LONG_EDGE, steps=None):
+    """The daemon options of a preview of an area ``width`` × ``height`` whose run would send
+    ``options``: its size (``preview_size``), the preview preset's own schedule (the daemon's warm
+    rule on a re-render), ``steps`` when given."""
+    options = dict(options)
+    options["size"] = preview_size(options, width, height, long_edge)
+    for name in ("levels", "steps", "coarse_steps"):
+        options.pop(name, None)
+    options["quality"] = QUALITY
+    if steps is not None:
+        options["steps"] = steps
+    return options
+
+
+class GalleryWarmer:
+    """Warms the daemon's target cache with the gallery's style statistics for this dialog's preview,
+    so that the first preview of a painting the artist picks starts with them. The statistics depend
+    only on the painting and on the level's size (``engine.targets.style_targets``: keyed by the
+    style's pixels and its size, not by the content), so each painting gets a job of zero steps on a
+    plain grey picture of the preview's size; ``styles`` read the paintings as the dialog reads a
+    picked one (the same pixels, the same cache key), one at a time. One job at a time, in a thread of its own;
+    ``stop()`` (the artist asked for a render) cancels the job in flight and ends it."""
+
+    LABEL = "gallery warm-up"
+
+    def __init__(self, client, endpoint, styles, width, height, options, wanted=lambda: True):
+        self.client, self.endpoint = client, endpoint
+        self.wanted = wanted                # False once the artist has asked for a render
+        self.styles = list(styles)
+        w, h = int(width), int(height)
+        self.options = preview_options(options, w, h, steps=0)
+        s = self.options["size"] / float(max(w, h))
+        self.size = max(1, int(round(w * s))), max(1, int(round(h * s)))   # the preview's level, as the daemon fits it
+        self.options["size"] = max(self.size)
+        self.done = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="neural-style-gallery-warmer", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+
+    def _run(self):
+        w, h = self.size
+        grey = self.client.ImageData(w, h, b"\x80\x80\x80\xff" * (w * h))
+        try:
+            with self.client.DaemonClient(endpoint=self.endpoint, timeout=10.0) as daemon:
+                for read in self.styles:
+                    if self._stop.is_set() or not self.wanted():
+                        return
+                    style = read()
+                    job = daemon.submit(content=grey, styles=[style], options=self.options, label=self.LABEL)
+                    for ev in daemon.events(job, timeout=60.0):
+                        if self._stop.is_set():
+                            daemon.cancel(job)
+                            return
+                        if ev.get("type") in ("result", "error"):
+                            break
+                    self.done += 1
+        except Exception:  # noqa: BLE001 - a warm cache is a nicety: without it the preview only starts later
+            return
+
+
 class LivePreview:
     """Re-renders the newest submission in a worker thread; see the module's docstring."""
 
@@ -156,15 +219,9 @@ class LivePreview:
 
     def _render(self, daemon, serial, submission, asked):
         content = submission.content
-        options = dict(submission.options)
-        options["size"] = preview_size(options, content.width, content.height, self.long_edge)
+        options = preview_options(submission.options, content.width, content.height, self.long_edge, self.steps)
         key = (content.width, content.height, hash(bytes(content.data)))
         again = self.warm and key == self._rendered     # this preview's own picture of this content
-        for name in ("levels", "steps", "coarse_steps"):
-            options.pop(name, None)       # the preset's schedule (the daemon's warm rule on a re-render)
-        options["quality"] = QUALITY
-        if self.steps is not None:
-            options["steps"] = self.steps
         sub = replace(submission, options=options, preview=True)
         job = daemon.submit(content=sub.content, styles=sub.styles, regions=sub.regions, options=sub.options,
                             init="last" if again else None, preview=True, preview_every=0.1,

@@ -127,7 +127,7 @@ def run(procedure, run_mode, image, drawables, config, run_data):
             return link.estimate(client, endpoint, box[0], box[1], options)
         # the dialog's live preview renders what OK would send (request.read, re-read only when needed)
         live = preview_pane.LiveSource(client, settings, lambda: request.read(
-            client, image, source, config, config.get_property("style-from")))
+            client, image, source, config, config.get_property("style-from")), box)
         if not dialog.ask(procedure, config, source, box, estimate, live, can_continue=result is not None):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
         remember.save_choices(config)

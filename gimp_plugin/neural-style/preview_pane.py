@@ -50,10 +50,13 @@ class LiveSource:
     its own); the pane takes its events every ``DRAIN_MS``. Until the first styled image it shows the
     content."""
 
-    def __init__(self, client, settings, read):
+    def __init__(self, client, settings, read, box=None):
         self.client = client
         self.settings = settings
         self.read = read
+        self.box = box              # width, height of the area (the gallery warm-up's preview size)
+        self.warmer = None          # a live_preview.GalleryWarmer while the dialog has no style yet
+        self.warm_options = None
         self.endpoint = link.configured_endpoint(client, settings)
         self.worker = None          # the LivePreview while the Live preview box is on
         self.content = None         # the cached read (a Submission)
@@ -95,6 +98,8 @@ class LiveSource:
         pane.pack_start(self.label, False, False, 0)
         main.pack_start(pane, False, False, 0)
         pane.show_all()
+        # what the gallery warm-up needs, read here on GTK's thread (the daemon's thread starts it)
+        self.warm_options = arguments.options_from_config(config, max(self.box), "full") if self.box else None
         threading.Thread(target=self._start_daemon, name="neural-style-start-daemon", daemon=True).start()
         GLib.timeout_add(DRAIN_MS, self._drain)
         self._schedule()
@@ -138,6 +143,8 @@ class LiveSource:
         if self.worker is not None and key == self.sent:
             return False
         self.sent = key
+        if self.warmer is not None:
+            self.warmer.stop()          # the artist's render comes first
         if self.worker is None:
             self.worker = live_preview.LivePreview(self.client, self.endpoint)
         self.worker.request(sub)
@@ -203,6 +210,8 @@ class LiveSource:
     def close(self):
         """Cancel or OK: the running preview job is cancelled, the pane stops."""
         self.closed = True
+        if self.warmer is not None:
+            self.warmer.stop()
         self._stop_worker()
 
     # ---- a thread of its own ----------------------------------------------------------------------
@@ -211,5 +220,21 @@ class LiveSource:
             link.ensure_daemon(self.client, self.settings)
         except link.UserError as e:
             self.daemon_problem.append(str(e))
+            return
         except Exception as e:  # noqa: BLE001
             self.daemon_problem.append("The daemon could not be started: %s" % e)
+            return
+        self._warm_gallery()
+
+    def _warm_gallery(self):
+        """A dialog opened with no style yet: the gallery's style statistics for this area's preview
+        are computed now (``live_preview.GalleryWarmer``), so the painting the artist picks previews
+        at once. Only for full colour (luminance and histogram statistics depend on the photo)."""
+        options = self.warm_options
+        if options is None or options.get("color", "full") != "full" or self.worker is not None or self.closed:
+            return
+        from shared import gallery
+        import gimp_io
+        reads = [lambda p=str(p.path): gimp_io.pixbuf_image(self.client, p) for p in gallery.PAINTINGS]
+        self.warmer = live_preview.GalleryWarmer(self.client, self.endpoint, reads, self.box[0], self.box[1],
+                                                 options, wanted=lambda: self.worker is None and not self.closed)
