@@ -1072,3 +1072,55 @@ def main_look(args) -> int:
             print(f"| {row['pair']} | {run} | {r['content']:.4g} | {r['style']:.4g} | {r['steps']} | {r['seconds']} |")
     _write_json(args.json, {"mode": "look", "size": size, "rows": rows})
     return 0
+
+
+# ---- the gallery's balance -------------------------------------------------------------------------
+# Does the default balance of content and style (alpha 1, style strength 1) serve every painting of
+# the built-in gallery alike? Gram statistics differ in size from one painting to another, so the same
+# weights keep more or less of the photo. For each photo and painting at --look-size: a default run
+# (the standard preset), scored by the fp32 content loss (how much of the photo's structure is lost)
+# and style loss; each painting's content loss relative to the gallery's median on that photo. A
+# painting whose ratio lies outside [1/2, 2] on every photo is served clearly better by another style
+# strength (shared/gallery.py, ``recommended``); inside it, the defaults serve it.
+
+
+def main_gallery(args) -> int:
+    import statistics
+
+    import torch
+    from PIL import Image
+
+    from shared import gallery
+    from .engine import ModelSpec, TransferOptions, apply_preset, load_model, stylize
+
+    model = load_model(ModelSpec(device=args.device, pooling=args.pooling))
+    size = args.look_size
+    print(f"command: {' '.join(['python -m daemon'] + sys.argv[1:])}\n{machine_line(machine(model.device))}\n"
+          f"torch {torch.__version__}  threads {torch.get_num_threads()}", flush=True)
+    rows = []
+    for content_path in args.gallery.split(","):
+        photo = Image.open(content_path).convert("RGB")
+        k = size / max(photo.size)
+        content = np.asarray(photo.resize((round(photo.size[0] * k), round(photo.size[1] * k)), Image.LANCZOS)).copy()
+        for painting in gallery.PAINTINGS:
+            style = np.asarray(Image.open(painting.path).convert("RGB")).copy()
+            t = time.perf_counter()
+            res = stylize(model, content, [style], apply_preset(TransferOptions(size=size), "standard"))
+            r = dict(look_losses(model, res.image, content, style), seconds=round(time.perf_counter() - t, 1))
+            rows.append({"photo": os.path.basename(content_path), "painting": painting.name, **r})
+            print(f"{rows[-1]['photo']} × {painting.name}: content {r['content']:.4g}, style {r['style']:.4g}, "
+                  f"{r['seconds']} s", flush=True)
+    for photo in dict.fromkeys(r["photo"] for r in rows):
+        mine = [r for r in rows if r["photo"] == photo]
+        median = statistics.median(r["content"] for r in mine)
+        for r in mine:
+            r["content_vs_median"] = round(r["content"] / median, 2)
+    photos = list(dict.fromkeys(r["photo"] for r in rows))
+    print(f"\n| {size} px, standard | " + " | ".join(f"{p}: content loss / gallery median" for p in photos)
+          + " |\n|---|" + "---|" * len(photos))
+    for painting in gallery.PAINTINGS:
+        cells = [next(r for r in rows if r["photo"] == p and r["painting"] == painting.name) for p in photos]
+        print(f"| {painting.name} | " + " | ".join(f"{c['content_vs_median']:.2f} ({c['content']:.3g})" for c in cells)
+              + " |")
+    _write_json(args.json, {"mode": "gallery", "size": size, "rows": rows})
+    return 0

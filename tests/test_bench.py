@@ -184,3 +184,20 @@ def test_look_compares_the_default_with_the_authors_setting_and_writes_a_sheet(t
     assert runs["default (standard)"]["style"] < runs["old default (alpha 30, 2 levels)"]["style"]
     (sheet,) = (tmp_path / "sheets").iterdir()
     assert sheet.name == "look-chelsea-starry-night.jpg"
+
+
+def test_gallery_measures_each_paintings_balance_against_the_gallerys_median(tmp_path):
+    """``bench --gallery``: every painting of the built-in gallery on the photo, the standard preset,
+    its content loss against the gallery's median (the measure behind a recommended style strength)."""
+    from shared import gallery
+    out = tmp_path / "gallery.json"
+    proc = subprocess.run([sys.executable, "-m", "daemon", "bench", "--gallery", str(ROOT / "examples" / "chelsea.png"),
+                           "--look-size", "32", "--device", "cpu", "--json", str(out)], capture_output=True,
+                          text=True, timeout=1800, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[1].startswith("machine: ") and "content loss / gallery median" in proc.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["painting"] for r in rows] == [p.name for p in gallery.PAINTINGS]
+    assert all(r["content"] > 0 and r["style"] > 0 for r in rows)
+    ratios = sorted(r["content_vs_median"] for r in rows)       # ten paintings: the median lies between
+    assert ratios[4] <= 1.0 <= ratios[5]                        # the fifth and the sixth

@@ -65,18 +65,24 @@ def add_commands(sub) -> None:
     p.add_argument("--look", metavar="CONTENT:STYLE,...",
                    help="the paper's look: per pair, the default, the old alpha 30 and the authors' 500 steps at "
                         "alpha 1, scored by the same fp32 content and style losses (uses --look-size, --sheet, --json)")
+    p.add_argument("--gallery", metavar="CONTENT,...",
+                   help="the gallery's balance: each painting of the built-in gallery on each photo, the "
+                        "standard preset, its content loss against the gallery's median (uses --look-size, --json)")
     p.add_argument("--look-size", type=positive_int, default=512, metavar="PX",
-                   help="with --look: the long edge (default 512, the authors')")
+                   help="with --look or --gallery: the long edge (default 512, the authors')")
     p.add_argument("--sheet", metavar="DIR", help="with --look: write a side-by-side sheet per pair into DIR")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args) -> int:
-    from ..bench import main_bench, main_depths, main_full_size, main_look, main_time_to_quality, main_warm
+    from ..bench import (main_bench, main_depths, main_full_size, main_gallery, main_look, main_time_to_quality,
+                         main_warm)
 
     if args.look:
         return main_look(args)
+    if args.gallery:
+        return main_gallery(args)
     if args.depths:
         return main_depths(args)
     if args.full_size:
