@@ -382,6 +382,22 @@ def test_a_gallery_painting_picked_in_the_dialog_previews_and_names_the_result(t
         shutil.copy(picked, ROOT / "docs" / "dialog-gallery.png")
 
 
+def test_a_style_layer_used_lately_is_in_the_grid_and_one_key_picks_it(tmp_path, gimp_console, daemon):
+    """The grid shows, after the gallery, the style layers used lately that are open now: here the
+    painting open as an image of its own, named in the profile's recent list (written by the case). Alt+G, End, Space picks
+    it (the grid's last thumbnail): Style source becomes that layer, the preview renders it and OK's
+    layer is named after it."""
+    live = LiveDialog(tmp_path, gimp_console, daemon, "case_recent_layer_dialog.py", content=str(CONTENT),
+                      style=str(STYLE), width=RUN_WIDTH, height=RUN_HEIGHT, steps=STEPS)
+    live.step(f"key {live.window} alt+g End space")      # the last thumbnail: the layer used lately
+    live.wait(lambda: live.previews_done() >= 1, "a preview of the layer picked")
+    live.step(f"click {live.window} 68 42")              # OK
+    r = live.finish()
+    assert r["ok"], f"{r['status']}: {r['error']}"
+    assert r["layers"][r["new_index"]].startswith("Neural style: painting ("), r["layers"]
+    assert not plugin_warnings(live.out.read_text(errors="replace")), plugin_warnings(live.out.read_text())
+
+
 def test_reset_to_factory_defaults_clears_every_style_without_a_critical(tmp_path, gimp_console, daemon):
     """After a three-style run every style is set (two on the Advanced tab: the outside style and a
     region "sky" with its own painting, shown as docs/dialog-advanced.png). Reset › Reset to

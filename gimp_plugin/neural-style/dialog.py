@@ -262,8 +262,8 @@ GALLERY_COLUMNS = 6
 
 
 def gallery_grid(config, Gtk):
-    """The first choice: the gallery's paintings (``shared.gallery``), then the style files used
-    lately, as a grid of thumbnails; one click picks a style (the live preview starts), and the
+    """The first choice: the gallery's paintings (``shared.gallery``), then the style files and the
+    style layers (of images open now) used lately, as a grid of thumbnails; one click picks a style (the live preview starts), and the
     painting picked is the one framed. Returns (widget, handler ids)."""
     gi.require_version("GdkPixbuf", "2.0")
     from gi.repository import GdkPixbuf, Gio
@@ -282,10 +282,13 @@ def gallery_grid(config, Gtk):
     label.set_mnemonic_widget(flow)
     entries = [(str(p.path), p.caption) for p in gallery.PAINTINGS]
     entries += [(path, "Used lately: " + path) for path in remember.recent_styles()]
-    children = {}
-    for path, caption in entries:
+    entries += [(layer, "Used lately: the layer '%s'" % layer.get_name()) for layer in remember.recent_layers()]
+    children = {}                        # a file's path or a layer -> its thumbnail in the grid
+    for key, caption in entries:
         try:
-            pic = GdkPixbuf.Pixbuf.new_from_file_at_scale(path, GALLERY_THUMB, GALLERY_THUMB, True)
+            pic = (GdkPixbuf.Pixbuf.new_from_file_at_scale(key, GALLERY_THUMB, GALLERY_THUMB, True)
+                   if isinstance(key, str) else
+                   key.get_thumbnail(GALLERY_THUMB, GALLERY_THUMB, Gimp.PixbufTransparency.SMALL_CHECKS))
         except Exception:  # noqa: BLE001 - an unreadable file: not offered
             continue
         image = Gtk.Image.new_from_pixbuf(pic)
@@ -294,30 +297,44 @@ def gallery_grid(config, Gtk):
         child.add(image)
         child.set_tooltip_text(caption)
         flow.add(child)
-        children[path] = child
-    paths = {child: path for path, child in children.items()}
+        children[key] = child
+    keys = {child: key for key, child in children.items()}
 
     def picked(_flow, child):
-        config.set_property("style-from", "file")
-        config.set_property("style-file", Gio.File.new_for_path(paths[child]))
+        key = keys[child]
+        if isinstance(key, str):
+            config.set_property("style-from", "file")
+            config.set_property("style-file", Gio.File.new_for_path(key))
+        else:
+            config.set_property("style-from", "layer")
+            config.set_property("style-layer", key)
 
     def from_config(*_):
-        f = config.get_property("style-file")
-        child = children.get(f.get_path()) if f is not None and config.get_property("style-from") == "file" else None
+        if config.get_property("style-from") == "layer":
+            layer = config.get_property("style-layer")
+            child = next((c for k, c in children.items() if not isinstance(k, str) and gimp_io.item_ok(layer)
+                          and k.get_id() == layer.get_id()), None)
+        else:
+            f = config.get_property("style-file")
+            child = children.get(f.get_path()) if f is not None else None
         if child is None:
             flow.unselect_all()
         elif not child.is_selected():
             flow.select_child(child)
+
     def focus_grid(*_):      # the mnemonic: the painting picked, else the first, has the focus
         chosen = flow.get_selected_children() or flow.get_children()
         if chosen:
             chosen[0].grab_focus()
         return True
 
-    def key(_flow, event):   # space or Enter picks the painting that has the focus
+    def key(_flow, event):   # space or Enter picks the thumbnail that has the focus; Home, End move it
         gi.require_version("Gdk", "3.0")
         from gi.repository import Gdk
-        child = flow.get_focus_child()
+        child, every = flow.get_focus_child(), flow.get_children()
+        if event.keyval in (Gdk.KEY_Home, Gdk.KEY_End) and every:
+            every[0 if event.keyval == Gdk.KEY_Home else -1].grab_focus()
+            return True
         if child is not None and event.keyval in (Gdk.KEY_space, Gdk.KEY_Return, Gdk.KEY_KP_Enter):
             flow.select_child(child)
             picked(flow, child)
@@ -330,7 +347,7 @@ def gallery_grid(config, Gtk):
     box.pack_start(label, False, False, 0)
     box.pack_start(flow, False, False, 0)
     box.show_all()
-    return box, [config.connect("notify::" + n, from_config) for n in ("style-file", "style-from")]
+    return box, [config.connect("notify::" + n, from_config) for n in ("style-file", "style-layer", "style-from")]
 
 
 def styles_line(config, Gtk):

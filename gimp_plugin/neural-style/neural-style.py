@@ -201,7 +201,9 @@ def stylize_layer(procedure, image, source, config, client, settings, interactiv
             raise UserError("The source layer was deleted while the style was being computed.")
         if go_on != "no" and not result.is_valid():
             raise UserError("The result layer was deleted while the style was being computed.")
-        if interactive and style_from != "layer" and config.get_property("style-file") is not None:
+        if interactive and style_from == "layer":
+            remember.add_recent_style(layer=config.get_property("style-layer"))
+        elif interactive and config.get_property("style-file") is not None:
             remember.add_recent_style(config.get_property("style-file").get_path())
         record = remember.settings_record(config, source, plan, style_from, detail or ("size" if plan.size else "full"),
                                          report, stopped, result.get_name() if go_on != "no" else None)

@@ -184,37 +184,61 @@ def restore_choices(config):
                 pass
 
 
-# ---- the style files used lately (the dialog's grid shows them after the gallery) ------------------
+# ---- the styles used lately (the dialog's grid shows them after the gallery) --------------------------
 
-RECENT_FILE = "neural-style-recent.json"     # in GIMP's profile folder
+RECENT_FILE = "neural-style-recent.json"     # in GIMP's profile folder: newest first, files and layers
 RECENT_MAX = 5
 
 
-def recent_styles():
-    """The style files used lately, newest first, that still exist (paths)."""
+def _recent():
+    """The recent list as kept: file paths (strings) and layer refs ({"layer": name, "image": ...})."""
     import json
     import os
     try:
         with open(os.path.join(Gimp.directory(), RECENT_FILE), encoding="utf-8") as f:
-            paths = json.load(f)
+            items = json.load(f)
     except (OSError, ValueError):
         return []
-    return [p for p in paths if isinstance(p, str) and os.path.isfile(p)][:RECENT_MAX] if isinstance(paths, list) else []
+    return [x for x in items if isinstance(x, (str, dict))] if isinstance(items, list) else []
 
 
-def add_recent_style(path):
-    """Put ``path`` first among the recent style files (a gallery painting is always shown: not kept).
-    Written whole to a temporary file and renamed: a crash never leaves half a list."""
+def recent_styles():
+    """The style files used lately, newest first, that still exist (paths)."""
+    import os
+    return [p for p in _recent() if isinstance(p, str) and os.path.isfile(p)][:RECENT_MAX]
+
+
+def recent_layers():
+    """The style layers used lately that are open now, newest first."""
+    out = []
+    for ref in _recent():
+        if isinstance(ref, dict):
+            img = find_image(ref)
+            layer = img.get_layer_by_name(ref.get("layer", "")) if img is not None else None
+            if gimp_io.item_ok(layer):
+                out.append(layer)
+    return out[:RECENT_MAX]
+
+
+def add_recent_style(path=None, layer=None):
+    """Put a style file's ``path`` or a style ``layer`` first among the recent styles (a gallery
+    painting is always shown: not kept). Written whole to a temporary file and renamed: a crash never
+    leaves half a list."""
     import json
     import os
     from shared import gallery
-    if not path or gallery.of_path(path) is not None:
+    if layer is not None and gimp_io.item_ok(layer):
+        item = dict(layer=layer.get_name(), **image_ref(layer.get_image()))
+    elif path and gallery.of_path(path) is None:
+        item = path
+    else:
         return
-    paths = [path] + [p for p in recent_styles() if p != path]
+    items = [item] + [x for x in _recent() if x != item]
+    keep = [x for x in items if isinstance(x, str)][:RECENT_MAX] + [x for x in items if isinstance(x, dict)][:RECENT_MAX]
     target = os.path.join(Gimp.directory(), RECENT_FILE)
     try:
         with open(target + ".part", "w", encoding="utf-8") as f:
-            json.dump(paths[:RECENT_MAX], f)
+            json.dump([x for x in items if x in keep], f)
         os.replace(target + ".part", target)
     except OSError:     # a read-only profile: no list, nothing else lost
         pass
