@@ -398,6 +398,22 @@ def test_a_style_layer_used_lately_is_in_the_grid_and_one_key_picks_it(tmp_path,
     assert not plugin_warnings(live.out.read_text(errors="replace")), plugin_warnings(live.out.read_text())
 
 
+def test_an_outside_style_layer_is_cleared_by_its_button(tmp_path, gimp_console, daemon):
+    """An outside style layer set once no longer stays active unseen: on the Advanced tab the clear
+    button beside its chooser takes it back to none, and OK's layer has the main style alone."""
+    from shared import gallery
+    live = LiveDialog(tmp_path, gimp_console, daemon, "case_clear_outside.py", content=str(CONTENT),
+                      style=str(gallery.find("starry-night").path), outside=str(gallery.find("udnie").path),
+                      width=RUN_WIDTH, height=RUN_HEIGHT, steps=STEPS)
+    live.step(f"clickat {live.window} 93 29")            # the Advanced tab
+    live.step(f"clickat {live.window} 450 155")          # the clear button beside Outside style layer
+    live.step(f"click {live.window} 68 42")              # OK
+    r = live.finish()
+    assert r["ok"], f"{r['status']}: {r['error']}"
+    assert r["layers"][r["new_index"]].startswith("Neural style: The Starry Night (full"), r["layers"]
+    assert not plugin_warnings(live.out.read_text(errors="replace")), plugin_warnings(live.out.read_text())
+
+
 def test_reset_to_factory_defaults_clears_every_style_without_a_critical(tmp_path, gimp_console, daemon):
     """After a three-style run every style is set (two on the Advanced tab: the outside style and a
     region "sky" with its own painting, shown as docs/dialog-advanced.png). Reset › Reset to

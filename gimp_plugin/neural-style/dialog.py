@@ -77,6 +77,7 @@ def fill(dialog, config, box=None, estimate=None, live=None, image=None):
         main.set_orientation(Gtk.Orientation.HORIZONTAL)
         main.set_spacing(18)
         dialog.fill(["main"])
+        watches += clear_buttons(dialog, config, advanced_box, advanced, Gtk)
         watches += style_choice(dialog, config, basics_box, Gtk)
         grid, more = gallery_grid(config, Gtk)
         basics_box.pack_start(grid, False, False, 0)
@@ -101,6 +102,37 @@ def is_own(name):
     """Whether the dialog builds the argument's widget itself (a style file, the regions list)."""
     a = arguments.BY_NAME.get(name)     # None: a widget of the dialog's own (the estimate line)
     return a is not None and (a.kind == "file" or a.name == "regions")
+
+
+def clear_buttons(dialog, config, box, names, Gtk):
+    """A clear button beside each layer and channel chooser of ``names`` (GimpUi's own widgets, in
+    ``box``): an outside style, a fine-scale style, a region or a style mask set once can be taken
+    back to none without Reset. Returns the handler ids."""
+    watches = []
+    for name in names:
+        a = arguments.BY_NAME.get(name)
+        if a is None or a.kind not in ("layer", "channel"):
+            continue
+        widget = dialog.get_widget(name, GObject_none())
+        if widget is None or widget.get_parent() is not box:
+            continue
+        place = box.get_children().index(widget)
+        row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+        box.remove(widget)
+        row.pack_start(widget, True, True, 0)
+        clear = Gtk.Button.new_from_icon_name("edit-clear", Gtk.IconSize.BUTTON)
+        clear.set_tooltip_text("None")
+        clear.set_valign(Gtk.Align.CENTER)
+        clear.connect("clicked", lambda _b, n=name: config.set_property(n, None))
+        row.pack_start(clear, False, False, 0)
+        box.pack_start(row, False, False, 0)
+        box.reorder_child(row, place)
+
+        def sensitive(*_, n=name, button=clear):
+            button.set_sensitive(gimp_io.item_ok(config.get_property(n)))
+        sensitive()
+        watches.append(config.connect("notify::" + name, sensitive))
+    return watches
 
 
 def own_rows(config, box, names, image, Gtk):
