@@ -57,17 +57,22 @@ def _peak_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (Linux: kB)
 
 
-def _images(size: int, content_name: str = "chelsea.png", style_name: str = "starry_night.jpg"):
-    """The bench's content (from examples/, long edge ``size``) and style (as it is)."""
+def photo_at(path: str, long_edge: Optional[int] = None) -> np.ndarray:
+    """An image file as uint8 RGB, resized (Lanczos) to ``long_edge`` when given."""
     from PIL import Image
 
+    im = Image.open(path).convert("RGB")
+    if long_edge:
+        w, h = im.size
+        s = long_edge / max(w, h)
+        im = im.resize((round(w * s), round(h * s)), Image.LANCZOS)
+    return np.asarray(im).copy()
+
+
+def _images(size: int, content_name: str = "chelsea.png", style_name: str = "starry_night.jpg"):
+    """The bench's content (from examples/, long edge ``size``) and style (as it is)."""
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-    content = Image.open(os.path.join(root, content_name)).convert("RGB")
-    style = Image.open(os.path.join(root, style_name)).convert("RGB")
-    w, h = content.size
-    s = size / max(w, h)
-    content = content.resize((round(w * s), round(h * s)), Image.LANCZOS)
-    return np.asarray(content).copy(), np.asarray(style).copy()
+    return photo_at(os.path.join(root, content_name), size), photo_at(os.path.join(root, style_name))
 
 
 def our_objective(model, image: np.ndarray, content: np.ndarray, style: np.ndarray) -> float:
@@ -1031,11 +1036,7 @@ def main_look(args) -> int:
     rows = []
     for pair in args.look.split(","):
         content_path, _, style_path = pair.partition(":")
-        content = Image.open(content_path).convert("RGB")
-        w, h = content.size
-        k = size / max(w, h)
-        content = np.asarray(content.resize((round(w * k), round(h * k)), Image.LANCZOS)).copy()
-        style = np.asarray(Image.open(style_path).convert("RGB")).copy()
+        content, style = photo_at(content_path, size), photo_at(style_path)
         name = f"{os.path.splitext(os.path.basename(content_path))[0]} × {os.path.splitext(os.path.basename(style_path))[0]}"
         results = {}
         for run, settings in LOOK_RUNS.items():
@@ -1088,7 +1089,6 @@ def main_gallery(args) -> int:
     import statistics
 
     import torch
-    from PIL import Image
 
     from shared import gallery
     from .engine import ModelSpec, TransferOptions, apply_preset, load_model, stylize
@@ -1099,11 +1099,9 @@ def main_gallery(args) -> int:
           f"torch {torch.__version__}  threads {torch.get_num_threads()}", flush=True)
     rows = []
     for content_path in args.gallery.split(","):
-        photo = Image.open(content_path).convert("RGB")
-        k = size / max(photo.size)
-        content = np.asarray(photo.resize((round(photo.size[0] * k), round(photo.size[1] * k)), Image.LANCZOS)).copy()
+        content = photo_at(content_path, size)
         for painting in gallery.PAINTINGS:
-            style = np.asarray(Image.open(painting.path).convert("RGB")).copy()
+            style = photo_at(str(painting.path))
             t = time.perf_counter()
             res = stylize(model, content, [style], apply_preset(TransferOptions(size=size), "standard"))
             r = dict(look_losses(model, res.image, content, style), seconds=round(time.perf_counter() - t, 1))

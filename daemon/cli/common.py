@@ -365,7 +365,8 @@ def _name_max(folder: str) -> int:
 
 def check_writable(path: str, what: str = "output", folder: bool = False) -> None:
     """Refuse, before any work, a file (or with ``folder``, a folder) the run could not write: its
-    folder is created when missing and a scratch file is made and removed there."""
+    folder is created when missing and a scratch file is made and removed there. The file itself
+    (read-only, not a regular file, an input) is ``check_files``' to judge, called first."""
     import tempfile
 
     path = os.path.abspath(path)
@@ -386,8 +387,6 @@ def check_writable(path: str, what: str = "output", folder: bool = False) -> Non
             pass
     except OSError as e:
         raise CliError(f"cannot write the {what} into {parent} ({e.strerror or e})") from None
-    if not folder and os.path.exists(path) and not os.access(path, os.W_OK):
-        raise CliError(f"cannot write the {what} {path}: the file is read-only")
 
 
 def write_report(path: str, report: dict) -> None:

@@ -17,6 +17,7 @@ from shared.protocol import ImageData, MaskData
 from ..engine import Region, TransferOptions, apply_preset
 from ..engine.errors import BadInput
 from ..engine.options import SIZE_MAX, usable_levels
+from ..engine.scale import fit_long_edge
 
 
 def image_to_rgb(img: ImageData) -> Tuple[np.ndarray, Optional[np.ndarray]]:
@@ -65,10 +66,7 @@ def rgb_to_image(rgb: np.ndarray, alpha: Optional[np.ndarray] = None) -> ImageDa
 
 def downscale(rgb: np.ndarray, long_edge: int) -> np.ndarray:
     h, w = rgb.shape[:2]
-    if max(h, w) <= long_edge:
-        return rgb
-    s = long_edge / max(h, w)
-    return resize_rgb(rgb, (max(1, round(h * s)), max(1, round(w * s))))
+    return rgb if max(h, w) <= long_edge else resize_rgb(rgb, fit_long_edge(h, w, long_edge))
 
 
 def working_rgb(img: ImageData, size_hw: Tuple[int, int]) -> np.ndarray:

@@ -153,29 +153,40 @@ CHOICES_FILE = "neural-style-dialog.json"    # in GIMP's profile folder
 KEPT_CHOICES = ("detail", "style-from")      # the dialog's own (aux) choices a new dialog starts from
 
 
+def _read_profile_json(name):
+    """A JSON file of the plug-in's in GIMP's profile folder; None when missing or unreadable."""
+    import json
+    import os
+    try:
+        with open(os.path.join(Gimp.directory(), name), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_profile_json(name, value):
+    """Write ``value`` whole to a temporary file beside ``name`` and rename it into place: a crash
+    never leaves half a file. A read-only profile keeps nothing (GIMP's own values still apply)."""
+    import json
+    import os
+    target = os.path.join(Gimp.directory(), name)
+    try:
+        with open(target + ".part", "w", encoding="utf-8") as f:
+            json.dump(value, f)
+        os.replace(target + ".part", target)
+    except OSError:
+        pass
+
+
 def save_choices(config):
     """The dialog's choices at OK, kept by the plug-in itself: GIMP keeps a procedure's last values
     only when its run succeeds, so a run cancelled from GIMP's progress bar forgot Detail."""
-    import json
-    import os
-    target = os.path.join(Gimp.directory(), CHOICES_FILE)
-    try:
-        with open(target + ".part", "w", encoding="utf-8") as f:
-            json.dump({name: config.get_property(name) for name in KEPT_CHOICES}, f)
-        os.replace(target + ".part", target)
-    except OSError:     # a read-only profile: GIMP's own last values still apply
-        pass
+    _write_profile_json(CHOICES_FILE, {name: config.get_property(name) for name in KEPT_CHOICES})
 
 
 def restore_choices(config):
     """Set the dialog's choices from ``save_choices``' file, where it has them."""
-    import json
-    import os
-    try:
-        with open(os.path.join(Gimp.directory(), CHOICES_FILE), encoding="utf-8") as f:
-            kept = json.load(f)
-    except (OSError, ValueError):
-        return
+    kept = _read_profile_json(CHOICES_FILE)
     for name in KEPT_CHOICES:
         if isinstance(kept, dict) and isinstance(kept.get(name), str):
             try:
@@ -192,13 +203,7 @@ RECENT_MAX = 5
 
 def _recent():
     """The recent list as kept: file paths (strings) and layer refs ({"layer": name, "image": ...})."""
-    import json
-    import os
-    try:
-        with open(os.path.join(Gimp.directory(), RECENT_FILE), encoding="utf-8") as f:
-            items = json.load(f)
-    except (OSError, ValueError):
-        return []
+    items = _read_profile_json(RECENT_FILE)
     return [x for x in items if isinstance(x, (str, dict))] if isinstance(items, list) else []
 
 
@@ -222,10 +227,7 @@ def recent_layers():
 
 def add_recent_style(path=None, layer=None):
     """Put a style file's ``path`` or a style ``layer`` first among the recent styles (a gallery
-    painting is always shown: not kept). Written whole to a temporary file and renamed: a crash never
-    leaves half a list."""
-    import json
-    import os
+    painting is always shown: not kept)."""
     from shared import gallery
     if layer is not None and gimp_io.item_ok(layer):
         item = dict(layer=layer.get_name(), **image_ref(layer.get_image()))
@@ -235,10 +237,4 @@ def add_recent_style(path=None, layer=None):
         return
     items = [item] + [x for x in _recent() if x != item]
     keep = [x for x in items if isinstance(x, str)][:RECENT_MAX] + [x for x in items if isinstance(x, dict)][:RECENT_MAX]
-    target = os.path.join(Gimp.directory(), RECENT_FILE)
-    try:
-        with open(target + ".part", "w", encoding="utf-8") as f:
-            json.dump([x for x in items if x in keep], f)
-        os.replace(target + ".part", target)
-    except OSError:     # a read-only profile: no list, nothing else lost
-        pass
+    _write_profile_json(RECENT_FILE, [x for x in items if x in keep])
